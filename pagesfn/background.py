@@ -1,0 +1,123 @@
+"""Long-lived machinery owned by the app: a background event loop and ``wait_until`` work."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Coroutine
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction
+
+logger = logging.getLogger("pagesfn")
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop running in a daemon thread, for async code called from sync code."""
+
+    def __init__(self, name: str = "pagesfn-loop") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            with self._lock:
+                if self._loop is None:
+                    self._start()
+                loop = self._loop
+                assert loop is not None
+        return loop
+
+    def _start(self) -> None:
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name=self._name, daemon=True)
+        thread.start()
+        ready.wait()
+        self._loop, self._thread = loop, thread
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Run ``awaitable`` on the loop and block until it is done."""
+        return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self.loop).result()
+
+    def close(self) -> None:
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        if not thread.is_alive():
+            loop.close()
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+class BackgroundWork:
+    """Work handed to ``context.wait_until``: it runs past the response and is finished
+    (within a bound) before the app shuts down."""
+
+    def __init__(self, executor: concurrent.futures.Executor) -> None:
+        self._executor = executor
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._lock = threading.Lock()
+
+    def schedule(self, work: Any, loop: asyncio.AbstractEventLoop) -> None:
+        if inspect.isawaitable(work):
+            future = asyncio.run_coroutine_threadsafe(_as_coroutine(work), loop)
+        elif iscoroutinefunction(work):
+            coroutine: Coroutine[Any, Any, Any] = work()
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        elif callable(work):
+            future = self._executor.submit(work)
+        else:
+            raise TypeError(
+                f"wait_until takes an awaitable or a callable, not {type(work).__name__}"
+            )
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            logger.error("wait_until work failed", exc_info=future.exception())
+
+    def _snapshot(self) -> list[concurrent.futures.Future[Any]]:
+        with self._lock:
+            return list(self._pending)
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until all work is done or ``timeout`` passes; True when all finished."""
+        pending = self._snapshot()
+        if pending:
+            _, not_done = concurrent.futures.wait(pending, timeout)
+            return not not_done
+        return True
+
+    async def drain(self, timeout: float | None) -> bool:
+        """Like :meth:`wait`, without blocking the running loop."""
+        pending = self._snapshot()
+        if not pending:
+            return True
+        _, not_done = await asyncio.wait([asyncio.wrap_future(f) for f in pending], timeout=timeout)
+        return not not_done

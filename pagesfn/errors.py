@@ -1,0 +1,100 @@
+"""The exceptions pagesfn raises, one hierarchy with stable codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class PagesError(Exception):
+    """Base class of every error pagesfn raises on purpose.
+
+    ``code`` is stable across releases: match on it rather than on the message.
+    """
+
+    code = "pagesfn"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a functions tree: the file, what is wrong, how to fix it."""
+
+    file: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.file}: {self.message}"
+        return f"{text}; {self.fix}" if self.fix else text
+
+
+class RouteDefinitionError(PagesError):
+    """The functions tree cannot be turned into a route table.
+
+    Every problem found is listed in ``problems``, so one run reports them all.
+    """
+
+    code = "route-definition"
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"the functions tree has {count} {noun}:\n{lines}")
+
+
+class HandlerLoadError(PagesError):
+    """A route module failed to import, or does not export what its source promised."""
+
+    code = "handler-load"
+
+    def __init__(self, file: str, message: str) -> None:
+        self.file = file
+        super().__init__(f"{file}: {message}")
+
+
+class LoadError(PagesError):
+    """Eager loading found route modules that fail to import; ``errors`` lists each."""
+
+    code = "load"
+
+    def __init__(self, errors: Iterable[HandlerLoadError]) -> None:
+        self.errors = tuple(errors)
+        lines = "\n".join(f"  - {e}" for e in self.errors)
+        super().__init__(f"{len(self.errors)} route module(s) failed to load:\n{lines}")
+
+
+class HandlerResultError(PagesError):
+    """A handler returned something that cannot be turned into a response."""
+
+    code = "handler-result"
+
+
+class BadRequest(PagesError):
+    """The request itself is malformed; answered with a 4xx status, never a 500."""
+
+    code = "bad-request"
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ClientDisconnected(BadRequest):
+    """The client went away while its request body was being read."""
+
+    code = "client-disconnected"
+
+    def __init__(self, message: str = "the client disconnected before sending its body") -> None:
+        super().__init__(message, 400)
+
+
+class BodyAccessError(PagesError):
+    """The request body was read synchronously on an event loop thread."""
+
+    code = "body-access"
+
+
+class RouteWarning(UserWarning):
+    """A route file that is skipped but not fatal (for example, it exports no handler)."""

@@ -1,0 +1,193 @@
+"""Import route modules (lazily by default) and pick their handlers."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import inspect
+import itertools
+import os
+import re
+import sys
+import threading
+import types
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+
+from .errors import HandlerLoadError
+from .routing import ANY, Route
+
+_package_ids = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    fn: Callable[..., Any]
+    name: str
+    is_async: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A route with its module imported and its handlers resolved."""
+
+    route: Route
+    handlers: Mapping[str, Handler]
+
+    def handler_for(self, method: str) -> Handler:
+        handlers = self.handlers
+        found = handlers.get(method)
+        if found is None and method == "HEAD":
+            found = handlers.get("GET")
+        if found is None:
+            found = handlers[ANY]
+        return found
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    if iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - an object with ``async def __call__``
+    return call is not None and not inspect.isfunction(fn) and iscoroutinefunction(call)
+
+
+def _module_part(name: str) -> str:
+    return re.sub(r"\W", "_", name) or "_"
+
+
+class ModuleLoader:
+    """Owns the route modules of one functions tree.
+
+    The tree is imported as a synthetic package, so route modules can import their own
+    helpers relatively (``from ._db import connect``) and can be unloaded as a whole.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        self.package = f"_pagesfn_routes_{next(_package_ids)}"
+        self._lock = threading.RLock()
+        self._endpoints: dict[str, Endpoint] = {}
+        self._failures: dict[str, HandlerLoadError] = {}
+        self._names: dict[str, str] = {}  # module name -> file, to keep names unique
+        self._register_package(self.package, self.root)
+
+    def endpoint(self, route: Route) -> Endpoint:
+        """The loaded endpoint of ``route``; raises :class:`HandlerLoadError`."""
+        found = self._endpoints.get(route.file)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._endpoints.get(route.file)
+            if found is not None:
+                return found
+            failure = self._failures.get(route.file)
+            if failure is not None:
+                raise failure
+            try:
+                found = self._load(route)
+            except HandlerLoadError as exc:
+                self._failures[route.file] = exc
+                raise
+            self._endpoints[route.file] = found
+            return found
+
+    def load_all(self, routes: Iterable[Route]) -> list[HandlerLoadError]:
+        """Import every route now; return the failures (empty when all loaded)."""
+        failures = []
+        for route in routes:
+            try:
+                self.endpoint(route)
+            except HandlerLoadError as exc:
+                failures.append(exc)
+        return failures
+
+    def unload(self) -> None:
+        """Forget every module of this tree, in ``sys.modules`` too."""
+        with self._lock:
+            prefix = self.package + "."
+            for name in [n for n in sys.modules if n == self.package or n.startswith(prefix)]:
+                del sys.modules[name]
+            self._endpoints.clear()
+            self._failures.clear()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _load(self, route: Route) -> Endpoint:
+        if route.error is not None:
+            raise HandlerLoadError(route.file, f"{route.error}; fix the file and reload")
+        module = self._import(route.file)
+        handlers: dict[str, Handler] = {}
+        for method, name in route.handlers.items():
+            fn = getattr(module, name, None)
+            if fn is None:
+                raise HandlerLoadError(
+                    route.file,
+                    f"`{name}` is in the source but not in the module after import; "
+                    "define it unconditionally at module level",
+                )
+            if not callable(fn):
+                raise HandlerLoadError(
+                    route.file,
+                    f"`{name}` is a {type(fn).__name__}, not a function; "
+                    f"define it as `def {name}(context):` or `async def {name}(context):`",
+                )
+            handlers[method] = Handler(fn, name, _is_async(fn))
+        return Endpoint(route, types.MappingProxyType(handlers))
+
+    def _import(self, file: str) -> types.ModuleType:
+        folders, stem = file.rsplit("/", 1) if "/" in file else ("", file)
+        package = self.package
+        directory = self.root
+        for folder in folders.split("/") if folders else ():
+            directory = os.path.join(directory, folder)
+            package = self._register_package(f"{package}.{_module_part(folder)}", directory)
+        name = self._unique(f"{package}.{_module_part(stem.removesuffix('.py'))}", file)
+        path = os.path.join(self.root, *file.split("/"))
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise HandlerLoadError(file, "cannot be imported as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except (Exception, SystemExit) as exc:
+            sys.modules.pop(name, None)
+            where = _error_line(exc, path)
+            raise HandlerLoadError(
+                file, f"failed to import{where}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return module
+
+    def _unique(self, name: str, file: str) -> str:
+        candidate = name
+        for n in itertools.count(2):
+            owner = self._names.setdefault(candidate, file)
+            if owner == file:
+                return candidate
+            candidate = f"{name}_{n}"
+        raise AssertionError("unreachable")
+
+    def _register_package(self, name: str, directory: str) -> str:
+        name = self._unique(name, directory)
+        if name not in sys.modules:
+            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            spec.submodule_search_locations = [directory]
+            module = importlib.util.module_from_spec(spec)
+            module.__path__ = [directory]
+            sys.modules[name] = module
+        return name
+
+
+def _error_line(exc: BaseException, path: str) -> str:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f" (line {exc.lineno})"
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line else ""

@@ -1,0 +1,145 @@
+"""The request pipeline, written once for both faces.
+
+A face turns its protocol into a :class:`Request`, asks :meth:`Pipeline.prepare` what to do,
+calls the handler the way that suits it (awaited, in a thread pool, on a background loop)
+and hands the result to :meth:`Pipeline.complete` or the exception to :meth:`Pipeline.fail`.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .context import Context, ContextSettings
+from .errors import BadRequest, HandlerLoadError, HandlerResultError
+from .loader import Handler, ModuleLoader
+from .results import to_response
+from .routing import Matcher, NoMatch, split_path
+from .routing.table import allow_header_methods
+from .wrappers import Request, Response
+
+logger = logging.getLogger("pagesfn")
+
+# Statuses whose responses never carry a body.
+_BODYLESS = frozenset({204, 304})
+
+
+@dataclass(slots=True)
+class Invocation:
+    """A handler about to be called with its context."""
+
+    handler: Handler
+    context: Context
+    file: str
+
+
+class Pipeline:
+    def __init__(
+        self,
+        matcher: Matcher,
+        loader: ModuleLoader,
+        settings: ContextSettings,
+        *,
+        debug: bool = False,
+    ) -> None:
+        self.matcher = matcher
+        self.loader = loader
+        self.settings = settings
+        self.debug = debug
+
+    def prepare(
+        self,
+        request: Request,
+        raw_path: bytes,
+        schedule: Callable[[Any], None],
+        *,
+        percent_encoded: bool = True,
+    ) -> Response | Invocation:
+        """Route ``request``: a finished :class:`Response` (404, 405, 400...) or the
+        handler to call."""
+        method = request.method
+        try:
+            segments = split_path(raw_path, percent_encoded=percent_encoded)
+        except BadRequest as exc:
+            return self.finish(_plain(exc.status, str(exc)))
+        found = self.matcher.match(method, segments)
+        if isinstance(found, NoMatch):
+            return self.finish(self._no_match(method, found))
+        route = found.route
+        try:
+            endpoint = self.loader.endpoint(route)
+        except HandlerLoadError as exc:
+            logger.error("%s %s -> 500: %s", method, request.path, exc)
+            return self.finish(self._server_error(exc))
+        context = Context(request, found.params, route.file, self.settings, schedule)
+        return Invocation(endpoint.handler_for(method), context, route.file)
+
+    def complete(self, invocation: Invocation, result: Any) -> Response:
+        """Turn a handler's return value into the response to send."""
+        try:
+            response = to_response(result)
+        except HandlerResultError as exc:
+            handler = invocation.handler.name
+            logger.error(
+                "%s: handler `%s` %s (request %s)",
+                invocation.file,
+                handler,
+                exc,
+                invocation.context.uuid,
+            )
+            return self.finish(self._server_error(exc, f"{invocation.file}: `{handler}` "))
+        return self.finish(response)
+
+    def fail(self, invocation: Invocation, exc: BaseException) -> Response:
+        """The response for a handler that raised ``exc``."""
+        if isinstance(exc, BadRequest):
+            return self.finish(_plain(exc.status, str(exc)))
+        logger.error(
+            "%s: handler `%s` raised %s (request %s)",
+            invocation.file,
+            invocation.handler.name,
+            type(exc).__name__,
+            invocation.context.uuid,
+            exc_info=exc,
+        )
+        return self.finish(self._server_error(exc))
+
+    @staticmethod
+    def finish(response: Response) -> Response:
+        """Settle the framing headers: ``Content-Length``, no body where none is allowed.
+
+        The face drops the body of a ``HEAD`` response itself, keeping its length.
+        """
+        status = response.status_code
+        if status in _BODYLESS or status < 200:
+            response.body = b""
+            response.headers.pop("Content-Length", None)
+        elif "Content-Length" not in response.headers:
+            response.headers["Content-Length"] = str(len(response.body))
+        return response
+
+    def _no_match(self, method: str, found: NoMatch) -> Response:
+        if not found.allowed:
+            return _plain(404, "Not Found")
+        allow = ", ".join(allow_header_methods(found.allowed))
+        if method == "OPTIONS":
+            return Response(b"", 204, {"Allow": allow})
+        response = _plain(405, "Method Not Allowed")
+        response.headers["Allow"] = allow
+        return response
+
+    def _server_error(self, exc: BaseException, prefix: str = "") -> Response:
+        if not self.debug:
+            return _plain(500, "Internal Server Error")
+        if isinstance(exc, (HandlerLoadError, HandlerResultError)) and exc.__cause__ is None:
+            detail = prefix + str(exc)
+        else:
+            detail = prefix + "".join(traceback.format_exception(exc))
+        return _plain(500, detail)
+
+
+def _plain(status: int, text: str) -> Response:
+    return Response(text, status)

@@ -1,0 +1,26 @@
+"""The pure routing core: scan a tree into a table, compile it, match paths.
+
+Nothing here touches asyncio, WSGI or ASGI.
+"""
+
+from __future__ import annotations
+
+from .matcher import Match, Matcher, NoMatch
+from .path import split_path
+from .scan import scan
+from .table import ANY, METHODS, Route, RouteKind, RouteTable, Segment, SegmentKind
+
+__all__ = [
+    "ANY",
+    "METHODS",
+    "Match",
+    "Matcher",
+    "NoMatch",
+    "Route",
+    "RouteKind",
+    "RouteTable",
+    "Segment",
+    "SegmentKind",
+    "scan",
+    "split_path",
+]

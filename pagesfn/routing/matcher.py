@@ -1,0 +1,130 @@
+"""A segment trie compiled once from the route table.
+
+Matching walks at most one branch per path segment and kind, so its cost depends on the
+depth of the path, never on the number of routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ..errors import Problem, RouteDefinitionError
+from .table import Route, SegmentKind
+
+Params = dict[str, "str | list[str]"]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    route: Route
+    params: Params
+
+
+@dataclass(frozen=True, slots=True)
+class NoMatch:
+    """No route answers this method; ``allowed`` holds the methods routes of this path take.
+
+    An empty ``allowed`` means no route matches the path at all (a 404); otherwise the
+    path exists and the method does not (a 405, or the automatic answer to ``OPTIONS``).
+    """
+
+    allowed: frozenset[str]
+
+
+class _Node:
+    __slots__ = ("catchall", "param", "route", "static")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.catchall: Route | None = None
+        self.route: Route | None = None
+
+
+class Matcher:
+    """Find the route for a method and a decoded path, by the precedence rules."""
+
+    def __init__(self, routes: Iterable[Route] = ()) -> None:
+        self._root = _Node()
+        # All-static routes are also kept in a dict: one lookup answers most requests.
+        self._exact: dict[tuple[str, ...], Route] = {}
+        for route in routes:
+            self.add(route)
+
+    def add(self, route: Route) -> None:
+        """Add ``route``; raises :class:`RouteDefinitionError` if its shape is taken."""
+        node = self._root
+        for segment in route.segments:
+            if segment.kind is SegmentKind.STATIC:
+                node = node.static.setdefault(segment.value, _Node())
+            elif segment.kind is SegmentKind.PARAM:
+                if node.param is None:
+                    node.param = _Node()
+                node = node.param
+            else:
+                self._claim(node, "catchall", route)
+                return
+        self._claim(node, "route", route)
+        if all(s.kind is SegmentKind.STATIC for s in route.segments):
+            self._exact[tuple(s.value for s in route.segments)] = route
+
+    @staticmethod
+    def _claim(node: _Node, slot: str, route: Route) -> None:
+        taken: Route | None = getattr(node, slot)
+        if taken is not None:
+            raise RouteDefinitionError(
+                [
+                    Problem(
+                        route.file,
+                        f"`{taken.file}` and `{route.file}` both claim `{route.pattern}`",
+                        "remove or rename one of them",
+                    )
+                ]
+            )
+        setattr(node, slot, route)
+
+    def match(self, method: str, segments: Sequence[str]) -> Match | NoMatch:
+        """Return the best route for ``method`` at ``segments`` (from :func:`split_path`).
+
+        When the most specific route of the path has no handler for ``method``, less
+        specific routes are tried in turn.
+        """
+        exact = self._exact.get(tuple(segments))
+        if exact is not None and exact.accepts(method):
+            return Match(exact, {})
+        allowed: set[str] = set()
+        for route in self.candidates(segments):
+            if route.accepts(method):
+                return Match(route, _params(route, segments))
+            allowed.update(route.handlers)
+        return NoMatch(frozenset(allowed))
+
+    def candidates(self, segments: Sequence[str]) -> Iterator[Route]:
+        """Every route matching ``segments``, most specific first."""
+        return _walk(self._root, segments, 0)
+
+
+def _walk(node: _Node, segments: Sequence[str], index: int) -> Iterator[Route]:
+    if index == len(segments):
+        if node.route is not None:
+            yield node.route
+    else:
+        segment = segments[index]
+        child = node.static.get(segment)
+        if child is not None:
+            yield from _walk(child, segments, index + 1)
+        if node.param is not None and segment:
+            yield from _walk(node.param, segments, index + 1)
+    if node.catchall is not None:
+        yield node.catchall
+
+
+def _params(route: Route, segments: Sequence[str]) -> Params:
+    params: Params = {}
+    for index, segment in enumerate(route.segments):
+        if segment.kind is SegmentKind.PARAM:
+            params[segment.value] = segments[index]
+        elif segment.kind is SegmentKind.CATCHALL:
+            params[segment.value] = list(segments[index:])
+    return params

@@ -1,0 +1,114 @@
+"""The route table: plain frozen data describing which file answers which paths."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+#: Every method a handler can be registered for, in the order ``Allow`` lists them.
+METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+#: The method key of ``on_request``: it answers any method.
+ANY = "*"
+
+
+class SegmentKind(enum.IntEnum):
+    # The values are the precedence order used when matching: lower wins.
+    STATIC = 0
+    PARAM = 1
+    CATCHALL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    kind: SegmentKind
+    value: str  # the literal text for STATIC, the parameter name otherwise
+
+    def __str__(self) -> str:
+        if self.kind is SegmentKind.PARAM:
+            return f"[{self.value}]"
+        if self.kind is SegmentKind.CATCHALL:
+            return f"[[{self.value}]]"
+        return self.value
+
+
+class RouteKind(enum.Enum):
+    HANDLER = "handler"
+
+
+def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One routable file.
+
+    ``handlers`` maps a method (or :data:`ANY`) to the name the module exports for it,
+    read from the source without importing the module.
+    """
+
+    segments: tuple[Segment, ...]
+    file: str  # path relative to the functions root, POSIX separators
+    kind: RouteKind = RouteKind.HANDLER
+    handlers: Mapping[str, str] = field(default_factory=dict)
+    # Set when the file cannot even be parsed: the route then answers 500 with this text.
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "handlers", _frozen(self.handlers))
+
+    @property
+    def pattern(self) -> str:
+        return "/" + "/".join(str(s) for s in self.segments)
+
+    @property
+    def methods(self) -> frozenset[str]:
+        """The methods this route answers; contains :data:`ANY` when it has ``on_request``."""
+        return frozenset(self.handlers)
+
+    @property
+    def is_catchall(self) -> bool:
+        return bool(self.segments) and self.segments[-1].kind is SegmentKind.CATCHALL
+
+    def accepts(self, method: str) -> bool:
+        handlers = self.handlers
+        return method in handlers or ANY in handlers or (method == "HEAD" and "GET" in handlers)
+
+    def allowed(self) -> tuple[str, ...]:
+        """The value of an ``Allow`` header for this route alone, in a stable order."""
+        return allow_header_methods(self.handlers)
+
+    def sort_key(self) -> tuple[tuple[int, str], ...]:
+        # Precedence order: segment by segment, static before param before catch-all,
+        # and a shorter route (the folder itself) before a catch-all matching nothing.
+        return tuple(
+            (int(s.kind), s.value if s.kind is SegmentKind.STATIC else "") for s in self.segments
+        )
+
+
+def allow_header_methods(methods: Iterable[str]) -> tuple[str, ...]:
+    present = set(methods)
+    if ANY in present:
+        return METHODS
+    if "GET" in present:
+        present.add("HEAD")
+    present.add("OPTIONS")
+    return tuple(m for m in METHODS if m in present)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """The result of scanning a functions tree: routes in precedence order, plus warnings."""
+
+    root: str
+    routes: tuple[Route, ...]
+    warnings: tuple[str, ...] = ()
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self.routes)
+
+    def __len__(self) -> int:
+        return len(self.routes)

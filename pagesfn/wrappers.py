@@ -1,0 +1,268 @@
+"""Request and Response on werkzeug's sans-IO classes, so they behave as Flask users expect."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import decimal
+import json as _json
+import uuid
+from collections.abc import Callable, Mapping
+from io import BytesIO
+from typing import Any, Protocol
+
+from werkzeug.datastructures import FileStorage, Headers, MultiDict
+from werkzeug.formparser import FormDataParser
+from werkzeug.sansio.request import Request as _SansIORequest
+from werkzeug.sansio.response import Response as _SansIOResponse
+from werkzeug.urls import iri_to_uri
+from werkzeug.utils import cached_property
+
+from .errors import BadRequest, BodyAccessError
+
+HeadersInit = Headers | Mapping[str, str] | list[tuple[str, str]] | None
+
+
+class BodySource(Protocol):
+    """Where a request body comes from; each face provides one."""
+
+    def read(self) -> bytes:
+        """Read the whole body, blocking. Never called on an event loop thread."""
+        ...
+
+    async def aread(self) -> bytes:
+        """Read the whole body without blocking the event loop."""
+        ...
+
+
+class _NoBody:
+    def read(self) -> bytes:
+        return b""
+
+    async def aread(self) -> bytes:
+        return b""
+
+
+NO_BODY: BodySource = _NoBody()
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class Request(_SansIORequest):
+    """The incoming request.
+
+    Everything werkzeug's sans-IO request offers (``args``, ``headers``, ``cookies``,
+    ``url``, ``mimetype``, ...) plus the body, read two ways:
+
+    * in ``async def`` handlers: ``await request.body()``, ``await request.text()``,
+      ``await request.json()``, ``await request.form_data()``;
+    * in ``def`` handlers, as in Flask: ``request.get_data()``, ``request.get_json()``,
+      ``request.form``, ``request.files``.
+
+    Once the body has been read either way, the other way works too.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        scheme: str,
+        server: tuple[str, int | None] | None,
+        root_path: str,
+        path: str,
+        query_string: bytes,
+        headers: Headers | Callable[[], Headers],
+        remote_addr: str | None,
+        body: BodySource = NO_BODY,
+    ) -> None:
+        # The base initialiser is skipped on purpose: building ``Headers`` is the costliest
+        # part of a request and many handlers never look at them, so they are made lazily.
+        self.method = method.upper()
+        self.scheme = scheme
+        self.server = server
+        self.root_path = root_path.rstrip("/")
+        self.path = path if path.startswith("/") else "/" + path
+        self.query_string = query_string
+        if isinstance(headers, Headers):
+            self.__dict__["headers"] = headers
+        else:
+            self._make_headers = headers
+        self.remote_addr = remote_addr
+        self._body_source = body
+        self._body: bytes | None = None
+
+    @cached_property
+    def headers(self) -> Headers:
+        return self._make_headers()
+
+    # -- async reading -----------------------------------------------------------------
+
+    async def body(self) -> bytes:
+        """The raw body, read once and kept."""
+        if self._body is None:
+            self._body = await self._body_source.aread()
+        return self._body
+
+    async def text(self) -> str:
+        """The body decoded with the charset of ``Content-Type`` (UTF-8 by default)."""
+        return self._decode(await self.body())
+
+    async def json(self) -> Any:
+        """The body parsed as JSON, whatever the ``Content-Type``; invalid JSON is a 400."""
+        return self._parse_json(await self.body())
+
+    async def form_data(self) -> MultiDict[str, str | FileStorage]:
+        """Form fields and uploaded files together, like the Fetch API's ``formData()``.
+
+        Afterwards ``request.form`` and ``request.files`` are available without blocking.
+        """
+        await self.body()
+        merged: MultiDict[str, str | FileStorage] = MultiDict()
+        for key, value in self.form.items(multi=True):
+            merged.add(key, value)
+        for key, file in self.files.items(multi=True):
+            merged.add(key, file)
+        return merged
+
+    # -- sync reading (Flask's names) ----------------------------------------------------
+
+    def get_data(self, as_text: bool = False) -> Any:
+        """The raw body (``str`` with ``as_text=True``), as Flask's ``get_data``."""
+        if self._body is None:
+            if _on_event_loop():
+                raise BodyAccessError(
+                    "the request body was read synchronously inside an async handler; "
+                    "use `await request.body()`, `await request.json()` or "
+                    "`await request.form_data()` first"
+                )
+            self._body = self._body_source.read()
+        return self._decode(self._body) if as_text else self._body
+
+    @property
+    def data(self) -> bytes:
+        body: bytes = self.get_data()
+        return body
+
+    def get_json(self, force: bool = False, silent: bool = False) -> Any:
+        """The body parsed as JSON, as Flask's ``get_json``.
+
+        Without ``force`` a ``Content-Type`` other than JSON is a 415; with ``silent``
+        problems give ``None`` instead of an error.
+        """
+        if not (force or self.is_json):
+            if silent:
+                return None
+            raise BadRequest("expected a JSON body (Content-Type: application/json)", 415)
+        try:
+            return self._parse_json(self.get_data())
+        except BadRequest:
+            if silent:
+                return None
+            raise
+
+    @cached_property
+    def form(self) -> MultiDict[str, str]:
+        """Form fields of a urlencoded or multipart body."""
+        self._parse_form()
+        return self.form
+
+    @cached_property
+    def files(self) -> MultiDict[str, FileStorage]:
+        """Uploaded files of a multipart body."""
+        self._parse_form()
+        return self.files
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _decode(self, data: bytes) -> str:
+        charset = self.mimetype_params.get("charset", "utf-8")
+        try:
+            return data.decode(charset, "replace")
+        except LookupError:
+            return data.decode("utf-8", "replace")
+
+    @staticmethod
+    def _parse_json(data: bytes) -> Any:
+        try:
+            return _json.loads(data)
+        except ValueError as exc:
+            raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+
+    def _parse_form(self) -> None:
+        data = self.get_data()
+        parser = FormDataParser(cls=MultiDict)
+        _, form, files = parser.parse(BytesIO(data), self.mimetype, len(data), self.mimetype_params)
+        self.__dict__["form"] = form
+        self.__dict__["files"] = files
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, decimal.Decimal)):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dump_json(obj: Any) -> bytes:
+    text = _json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return text.encode()
+
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class Response(_SansIOResponse):
+    """An outgoing response: ``Response(body="", status=200, headers=None)``.
+
+    ``set_cookie``, ``delete_cookie``, ``headers``, ``mimetype``, ``cache_control`` and the
+    rest of werkzeug's sans-IO response are all here. Repeated headers are kept.
+    """
+
+    def __init__(
+        self,
+        body: str | bytes = b"",
+        status: int = 200,
+        headers: HeadersInit = None,
+        *,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        super().__init__(status, headers, mimetype, content_type)
+        self.body = body.encode() if isinstance(body, str) else bytes(body)
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200, headers: HeadersInit = None) -> Response:
+        """A JSON response, like the Fetch API's ``Response.json()``."""
+        return cls(dump_json(obj), status, headers, mimetype="application/json")
+
+    @classmethod
+    def redirect(cls, url: str, status: int = 302) -> Response:
+        """A redirect to ``url`` with one of the redirect statuses (302 by default)."""
+        if status not in _REDIRECT_STATUSES:
+            raise ValueError(f"{status} is not a redirect status; use 301, 302, 303, 307 or 308")
+        return cls(b"", status, {"Location": iri_to_uri(url)})
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.body.decode() if as_text else self.body
+
+    @property
+    def data(self) -> bytes:
+        return self.body
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status} {len(self.body)} bytes>"

@@ -1,0 +1,126 @@
+"""The WSGI face: translate PEP 3333 to the pipeline and back.
+
+Sync handlers run directly in the server's thread; async ones on the app's background loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from werkzeug.datastructures import EnvironHeaders
+
+from .pipeline import Invocation
+from .types import Environ, StartResponse
+from .wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from .app import Pages
+
+_CHUNK = 64 * 1024
+
+
+class WSGIBody:
+    """The request body of one WSGI request, read from ``wsgi.input``."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: Environ) -> None:
+        self._environ = environ
+
+    def read(self) -> bytes:
+        environ = self._environ
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length.isdigit():
+            remaining = int(length)
+            chunks = []
+            while remaining > 0:
+                chunk = stream.read(min(remaining, _CHUNK))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+            return b"".join(chunks)
+        if environ.get("wsgi.input_terminated"):
+            # A chunked body the server has de-chunked for us: read to the end.
+            data: bytes = stream.read()
+            return data
+        return b""
+
+    async def aread(self) -> bytes:
+        return await asyncio.to_thread(self.read)
+
+
+def _route_path(environ: Environ) -> tuple[str, bytes, bool]:
+    """The app-relative path (decoded) and the bytes to route on.
+
+    ``PATH_INFO`` arrives percent-decoded, which would split ``a%2Fb`` into two segments.
+    Servers that keep the request target (gunicorn's ``RAW_URI``, uWSGI, mod_wsgi and
+    werkzeug's ``REQUEST_URI``) let the raw form be used, as long as it still agrees with
+    ``SCRIPT_NAME`` + ``PATH_INFO`` (an outer dispatcher may have rewritten those).
+    """
+    script: str = environ.get("SCRIPT_NAME", "")
+    info: str = environ.get("PATH_INFO", "") or "/"
+    decoded = info.encode("latin-1").decode("utf-8", "replace")
+    target: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if target:
+        raw = target.split("?", 1)[0].encode("latin-1")
+        if raw.startswith((b"http://", b"https://")):
+            # The absolute form of the request target: keep only the path.
+            slash = raw.find(b"/", raw.find(b"//") + 2)
+            raw = raw[slash:] if slash != -1 else b"/"
+        full = (script + info).encode("latin-1")
+        if (unquote_to_bytes(raw) if b"%" in raw else raw) == full:
+            if script:
+                depth = script.rstrip("/").count("/")
+                raw = b"/" + b"/".join(raw.split(b"/")[depth + 1 :])
+            return decoded, raw, True
+    return decoded, info.encode("latin-1"), False
+
+
+class WSGIFace:
+    """``pages.wsgi``: the same functions tree as a PEP 3333 application."""
+
+    def __init__(self, app: Pages) -> None:
+        self.app = app
+        self.pipeline = app.pipeline
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method: str = environ["REQUEST_METHOD"]
+        path, raw, encoded = _route_path(environ)
+        port = environ.get("SERVER_PORT")
+        request = Request(
+            method,
+            environ.get("wsgi.url_scheme", "http"),
+            (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
+            environ.get("SCRIPT_NAME", ""),
+            path,
+            environ.get("QUERY_STRING", "").encode("latin-1"),
+            lambda: EnvironHeaders(environ),
+            environ.get("REMOTE_ADDR"),
+            WSGIBody(environ),
+        )
+        step = self.pipeline.prepare(request, raw, self._schedule, percent_encoded=encoded)
+        response = self._invoke(step) if isinstance(step, Invocation) else step
+        start_response(response.status, response.headers.to_wsgi_list())
+        return [] if method == "HEAD" else [response.body]
+
+    def _invoke(self, invocation: Invocation) -> Response:
+        handler = invocation.handler
+        try:
+            if handler.is_async:
+                result = self.app.loop_thread.run(handler.fn(invocation.context))
+            else:
+                result = handler.fn(invocation.context)
+            if inspect.isawaitable(result):
+                result = self.app.loop_thread.run(result)
+        except Exception as exc:
+            return self.pipeline.fail(invocation, exc)
+        return self.pipeline.complete(invocation, result)
+
+    def _schedule(self, work: Any) -> None:
+        self.app.background.schedule(work, self.app.loop_thread.loop)
