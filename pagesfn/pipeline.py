@@ -81,6 +81,7 @@ class Pipeline:
         """Turn a handler's return value into the response to send."""
         try:
             response = to_response(result)
+            _check_headers(response)
         except HandlerResultError as exc:
             handler = invocation.handler.name
             logger.error(
@@ -117,6 +118,7 @@ class Pipeline:
         if status in _BODYLESS or status < 200:
             response.body = b""
             response.headers.pop("Content-Length", None)
+            response.headers.pop("Content-Type", None)
         elif "Content-Length" not in response.headers:
             response.headers["Content-Length"] = str(len(response.body))
         return response
@@ -139,6 +141,19 @@ class Pipeline:
         else:
             detail = prefix + "".join(traceback.format_exception(exc))
         return _plain(500, detail)
+
+
+def _check_headers(response: Response) -> None:
+    for name, value in response.headers.items():
+        if not (name.isascii() and value.isascii()):
+            try:
+                name.encode("latin-1")
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                raise HandlerResultError(
+                    f"returned the header `{name}: {value}`, which HTTP cannot carry; "
+                    "use ASCII (percent-encode the value)"
+                ) from None
 
 
 def _plain(status: int, text: str) -> Response:

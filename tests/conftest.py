@@ -1,0 +1,188 @@
+"""Fixtures shared by the suite: trees on disk, and one client per face."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio.from_thread
+import httpx
+import pytest
+import webtest
+
+from pagesfn import Pages
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+Tree = str | Path | Mapping[str, str]
+
+
+@dataclass
+class Result:
+    """One response, the same shape whichever face produced it."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = self.header_all(name)
+        return values[0] if values else None
+
+    def header_all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class ASGIClient:
+    """Drives ``pages`` (the ASGI app) through httpx, from sync test code."""
+
+    face = "asgi"
+
+    def __init__(self, app: Pages, stack: ExitStack) -> None:
+        self.app = app
+        self._portal = stack.enter_context(anyio.from_thread.start_blocking_portal())
+        transport = httpx.ASGITransport(app, client=("203.0.113.7", 50000))
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        stack.callback(self._portal.call, self._client.aclose)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str | None = None,
+        **kwargs: Any,
+    ) -> Result:
+        async def send() -> httpx.Response:
+            return await self._client.request(
+                method, path, headers=headers, content=body, **kwargs
+            )
+
+        response = self._portal.call(send)
+        return Result(response.status_code, list(response.headers.multi_items()), response.content)
+
+    def get(self, path: str, **kwargs: Any) -> Result:
+        return self.request("GET", path, **kwargs)
+
+
+class WSGIClient:
+    """Drives ``pages.wsgi`` through WebTest (with its WSGI lint checks on)."""
+
+    face = "wsgi"
+
+    def __init__(self, app: Pages, stack: ExitStack) -> None:
+        self.app = app
+        self._test = webtest.TestApp(app.wsgi, extra_environ={"REMOTE_ADDR": "203.0.113.7"})
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str | None = None,
+        files: Any = None,
+        data: Mapping[str, str] | None = None,
+    ) -> Result:
+        if data is not None or files is not None:
+            # Build the same urlencoded or multipart body httpx would.
+            request = httpx.Request(method, "http://x" + path, data=data, files=files)
+            body = request.read()
+            headers = {**(headers or {}), "Content-Type": request.headers["Content-Type"]}
+        if isinstance(body, str):
+            body = body.encode()
+        # Real WSGI servers (gunicorn, uWSGI, werkzeug) pass the raw request target on.
+        environ = {"REQUEST_URI": path, "HTTP_HOST": "testserver"}
+        response = self._test.request(
+            path,
+            method=method,
+            headers=dict(headers or {}),
+            body=body or b"",
+            environ=environ,
+            expect_errors=True,
+        )
+        return Result(response.status_int, list(response.headerlist), response.body)
+
+    def get(self, path: str, **kwargs: Any) -> Result:
+        return self.request("GET", path, **kwargs)
+
+
+Client = ASGIClient | WSGIClient
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    """Write ``{relative path: source}`` under ``root`` (sources are dedented)."""
+    for rel, source in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip("\n"))
+    return root
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
+    """Write a functions tree from a dict and return its folder."""
+
+    def make(files: Mapping[str, str]) -> Path:
+        return write_tree(tmp_path / "functions", files)
+
+    return make
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> Iterator[Callable[..., Pages]]:
+    """Build ``Pages`` apps from a fixture name, a folder or a dict of files; every module
+    they import is removed from ``sys.modules`` afterwards."""
+    apps: list[Pages] = []
+
+    def make(source: Tree, **options: Any) -> Pages:
+        if isinstance(source, Mapping):
+            root = write_tree(tmp_path / f"functions{len(apps)}", source)
+        elif isinstance(source, str) and not Path(source).is_absolute():
+            root = FIXTURES / source
+        else:
+            root = Path(source)
+        app = Pages(root, **options)
+        apps.append(app)
+        return app
+
+    before = set(sys.modules)
+    yield make
+    for app in apps:
+        app.close()
+        app.loader.unload()
+    leaked = [name for name in set(sys.modules) - before if name.startswith("_pagesfn_routes_")]
+    assert not leaked, f"route modules left in sys.modules: {leaked}"
+
+
+@pytest.fixture(params=["asgi", "wsgi"])
+def face(request: pytest.FixtureRequest) -> str:
+    face_name: str = request.param
+    return face_name
+
+
+@pytest.fixture
+def serve(face: str, pages: Callable[..., Pages]) -> Iterator[Callable[..., Client]]:
+    """``serve(tree, **options)`` gives a client for the current face (ASGI or WSGI)."""
+    with ExitStack() as stack:
+
+        def make(source: Tree, **options: Any) -> Client:
+            app = pages(source, **options)
+            cls = ASGIClient if face == "asgi" else WSGIClient
+            return cls(app, stack)
+
+        yield make

@@ -1,0 +1,104 @@
+"""The compiled matcher: precedence, params, method fall-through, no-match answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from pagesfn.errors import RouteDefinitionError
+from pagesfn.routing import ANY, Match, Matcher, NoMatch, Route, Segment, SegmentKind
+
+
+def route(pattern: str, *methods: str) -> Route:
+    segments = []
+    for part in pattern.strip("/").split("/") if pattern != "/" else []:
+        if part.startswith("[["):
+            segments.append(Segment(SegmentKind.CATCHALL, part[2:-2]))
+        elif part.startswith("["):
+            segments.append(Segment(SegmentKind.PARAM, part[1:-1]))
+        else:
+            segments.append(Segment(SegmentKind.STATIC, part))
+    handlers = {m: f"on_request_{m.lower()}" if m != ANY else "on_request" for m in methods or (ANY,)}
+    return Route(tuple(segments), pattern.strip("/") + ".py", handlers=handlers)
+
+
+def segs(path: str) -> tuple[str, ...]:
+    return tuple(path.strip("/").split("/")) if path.strip("/") else ()
+
+
+def matched(matcher: Matcher, path: str, method: str = "GET") -> tuple[str, dict]:
+    found = matcher.match(method, segs(path))
+    assert isinstance(found, Match), (path, found)
+    return found.route.pattern, found.params
+
+
+def test_static_beats_param_beats_catchall():
+    m = Matcher([route("/users/[[rest]]"), route("/users/[id]"), route("/users/special")])
+    assert matched(m, "/users/special") == ("/users/special", {})
+    assert matched(m, "/users/42") == ("/users/[id]", {"id": "42"})
+    assert matched(m, "/users/42/x") == ("/users/[[rest]]", {"rest": ["42", "x"]})
+    assert matched(m, "/users") == ("/users/[[rest]]", {"rest": []})
+
+
+def test_precedence_is_segment_by_segment_with_backtracking():
+    m = Matcher([route("/a/[x]/c"), route("/[y]/b/d")])
+    assert matched(m, "/a/b/c") == ("/a/[x]/c", {"x": "b"})
+    assert matched(m, "/a/b/d") == ("/[y]/b/d", {"y": "a"})
+    assert isinstance(m.match("GET", segs("/a/b/e")), NoMatch)
+
+
+def test_index_beats_catchall_matching_nothing():
+    m = Matcher([route("/[[path]]"), route("/")])
+    assert matched(m, "/") == ("/", {})
+    assert matched(m, "/x/y") == ("/[[path]]", {"path": ["x", "y"]})
+
+
+def test_param_needs_a_non_empty_segment():
+    m = Matcher([route("/a/[id]"), route("/a/[id]/b")])
+    assert isinstance(m.match("GET", ("a", "")), NoMatch)
+    assert isinstance(m.match("GET", ("a", "", "b")), NoMatch)
+
+
+def test_param_does_not_span_segments():
+    m = Matcher([route("/api/users/[id]")])
+    assert isinstance(m.match("GET", segs("/api/users/vip/1024")), NoMatch)
+    assert isinstance(m.match("GET", segs("/api/vip/1024")), NoMatch)
+
+
+def test_method_falls_through_to_less_specific_routes():
+    m = Matcher([route("/users/me", "GET"), route("/users/[id]", "GET", "POST")])
+    assert matched(m, "/users/me", "GET") == ("/users/me", {})
+    assert matched(m, "/users/me", "POST") == ("/users/[id]", {"id": "me"})
+    found = m.match("DELETE", segs("/users/me"))
+    assert found == NoMatch(frozenset({"GET", "POST"}))
+
+
+def test_head_uses_get():
+    m = Matcher([route("/a", "GET")])
+    assert matched(m, "/a", "HEAD")[0] == "/a"
+
+
+def test_no_route_at_all_is_an_empty_no_match():
+    assert Matcher([route("/a")]).match("GET", segs("/b")) == NoMatch(frozenset())
+
+
+def test_any_method_route_takes_unknown_methods():
+    m = Matcher([route("/a")])
+    assert matched(m, "/a", "PROPFIND")[0] == "/a"
+
+
+def test_duplicate_shapes_are_rejected_when_added():
+    m = Matcher([route("/users/[id]")])
+    with pytest.raises(RouteDefinitionError, match="both claim"):
+        m.add(route("/users/[name]"))
+    with pytest.raises(RouteDefinitionError):
+        Matcher([route("/x/[[a]]"), route("/x/[[b]]")])
+
+
+def test_candidates_lists_every_match_in_order():
+    m = Matcher([route("/[[all]]"), route("/a/[x]"), route("/a/b"), route("/[p]/b")])
+    assert [r.pattern for r in m.candidates(("a", "b"))] == ["/a/b", "/a/[x]", "/[p]/b", "/[[all]]"]
+
+
+def test_case_sensitive():
+    m = Matcher([route("/helloworld")])
+    assert isinstance(m.match("GET", ("HelloWorld",)), NoMatch)
