@@ -81,6 +81,9 @@ class Pages:
         if eager:
             failures = self.load_all()
             if failures:
+                # Nothing of a half-loaded tree should outlive the failed constructor.
+                self.close()
+                self.loader.unload()
                 raise LoadError(failures)
 
     @property

@@ -79,6 +79,7 @@ class Pipeline:
 
     def complete(self, invocation: Invocation, result: Any) -> Response:
         """Turn a handler's return value into the response to send."""
+        invocation.context.request.close()
         try:
             response = to_response(result)
             _check_headers(response)
@@ -96,6 +97,7 @@ class Pipeline:
 
     def fail(self, invocation: Invocation, exc: BaseException) -> Response:
         """The response for a handler that raised ``exc``."""
+        invocation.context.request.close()
         if isinstance(exc, BadRequest):
             return self.finish(_plain(exc.status, str(exc)))
         logger.error(

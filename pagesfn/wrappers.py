@@ -178,6 +178,13 @@ class Request(_SansIORequest):
         self._parse_form()
         return self.files
 
+    def close(self) -> None:
+        """Close uploaded files; the app calls this once the handler is done."""
+        files = self.__dict__.get("files")
+        if files:
+            for _, upload in files.items(multi=True):
+                upload.close()
+
     # -- helpers -------------------------------------------------------------------------
 
     def _decode(self, data: bytes) -> str:

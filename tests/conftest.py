@@ -68,9 +68,7 @@ class ASGIClient:
         **kwargs: Any,
     ) -> Result:
         async def send() -> httpx.Response:
-            return await self._client.request(
-                method, path, headers=headers, content=body, **kwargs
-            )
+            return await self._client.request(method, path, headers=headers, content=body, **kwargs)
 
         response = self._portal.call(send)
         return Result(response.status_code, list(response.headers.multi_items()), response.content)

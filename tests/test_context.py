@@ -7,9 +7,8 @@ import re
 import time
 from pathlib import Path
 
-import webtest
-
 import pytest
+import webtest
 
 TREE = {
     "ctx/[a]/[[rest]].py": """

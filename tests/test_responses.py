@@ -71,7 +71,9 @@ def test_bytes_are_octet_stream(client):
     assert result.header("content-type") == "application/octet-stream"
 
 
-@pytest.mark.parametrize(("path", "value"), [("/dict", {"a": 1, "ü": [1, 2]}), ("/list", [1, "two", None])])
+@pytest.mark.parametrize(
+    ("path", "value"), [("/dict", {"a": 1, "ü": [1, 2]}), ("/list", [1, "two", None])]
+)
 def test_dict_and_list_are_json(client, path, value):
     result = client.get(path)
     assert result.json() == value

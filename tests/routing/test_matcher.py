@@ -17,7 +17,9 @@ def route(pattern: str, *methods: str) -> Route:
             segments.append(Segment(SegmentKind.PARAM, part[1:-1]))
         else:
             segments.append(Segment(SegmentKind.STATIC, part))
-    handlers = {m: f"on_request_{m.lower()}" if m != ANY else "on_request" for m in methods or (ANY,)}
+    handlers = {
+        m: f"on_request_{m.lower()}" if m != ANY else "on_request" for m in methods or (ANY,)
+    }
     return Route(tuple(segments), pattern.strip("/") + ".py", handlers=handlers)
 
 

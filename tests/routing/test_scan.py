@@ -137,7 +137,12 @@ def test_param_must_be_an_identifier(tree):
 
 @pytest.mark.parametrize(
     ("name", "fix"),
-    [("[1st].py", "[_1st]"), ("[class].py", "[_class]"), ("[[a.b]].py", "[[a_b]]"), ("[].py", "[param]")],
+    [
+        ("[1st].py", "[_1st]"),
+        ("[class].py", "[_class]"),
+        ("[[a.b]].py", "[[a_b]]"),
+        ("[].py", "[param]"),
+    ],
 )
 def test_param_fix_suggestions(tree, name, fix):
     (problem,) = problems_of(tree({name: HANDLER})).problems

@@ -1,0 +1,156 @@
+"""Handlers that raise, modules that fail to import, broken files: 500s that say why."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from pagesfn import LoadError, Pages
+
+TREE = {
+    "ok.py": "def on_request(context):\n    return 'ok'\n",
+    "boom.py": """
+        def on_request(context):
+            raise ValueError("kaboom detail")
+    """,
+    "aboom.py": """
+        async def on_request(context):
+            raise KeyError("async kaboom")
+    """,
+    "badimport.py": """
+        import a_module_that_does_not_exist
+
+        def on_request(context):
+            return "never"
+    """,
+    "raises_at_import.py": """
+        X = 1
+        raise RuntimeError("import-time failure")
+
+        def on_request(context):
+            return "never"
+    """,
+    "syntax.py": """
+        def on_request(context)
+            return "never"
+    """,
+    "notcallable.py": """
+        on_request = "a string"
+    """,
+    "conditional.py": """
+        if False:
+            def on_request_get(context):
+                return "never"
+    """,
+    "exits.py": """
+        import sys
+        sys.exit(3)
+
+        def on_request(context):
+            return "never"
+    """,
+}
+
+
+@pytest.fixture
+def client(serve):
+    return serve(TREE)
+
+
+@pytest.fixture
+def debug_client(serve):
+    return serve(TREE, debug=True)
+
+
+@pytest.mark.parametrize("path", ["/boom", "/aboom"])
+def test_raising_handler_is_500_without_traceback(client, caplog, path):
+    result = client.get(path)
+    assert result.status == 500
+    assert result.text == "Internal Server Error"
+    assert "kaboom" not in result.text
+    records = [r for r in caplog.records if r.name == "pagesfn" and r.levelno == logging.ERROR]
+    assert records and records[-1].exc_info is not None
+    message = records[-1].getMessage()
+    assert path.lstrip("/") + ".py" in message and "request " in message
+
+
+def test_log_carries_the_request_id(client, caplog):
+    client.get("/boom", headers={"eo-log-uuid": "req-42"})
+    assert any("req-42" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("path", "text"), [("/boom", "kaboom detail"), ("/aboom", "async kaboom")])
+def test_debug_shows_the_traceback(debug_client, path, text):
+    result = debug_client.get(path)
+    assert result.status == 500
+    assert "Traceback" in result.text and text in result.text
+
+
+def test_one_crash_does_not_affect_other_routes(client):
+    for _ in range(3):
+        assert client.get("/boom").status == 500
+        assert client.get("/ok").text == "ok"
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/badimport", "ModuleNotFoundError"),
+        ("/raises_at_import", "import-time failure"),
+        ("/syntax", "syntax error at line 1"),
+        ("/notcallable", "not a function"),
+        ("/conditional", "not in the module after import"),
+        ("/exits", "SystemExit"),
+    ],
+)
+def test_broken_modules_answer_500_with_the_error_in_debug(
+    client, debug_client, caplog, path, says
+):
+    plain = client.get(path)
+    assert (plain.status, plain.text) == (500, "Internal Server Error")
+    assert any(says in r.getMessage() for r in caplog.records), [
+        r.getMessage() for r in caplog.records
+    ]
+    shown = debug_client.get(path)
+    assert shown.status == 500
+    assert path.lstrip("/") + ".py" in shown.text and says in shown.text
+    assert client.get("/ok").text == "ok"
+
+
+def test_import_error_names_the_line(debug_client):
+    assert "(line 2)" in debug_client.get("/raises_at_import").text
+
+
+def test_eager_reports_every_broken_module(pages):
+    with pytest.raises(LoadError) as info:
+        pages(TREE, eager=True)
+    files = sorted(error.file for error in info.value.errors)
+    assert files == [
+        "badimport.py",
+        "conditional.py",
+        "exits.py",
+        "notcallable.py",
+        "raises_at_import.py",
+        "syntax.py",
+    ]
+    assert info.value.code == "load"
+
+
+def test_eager_imports_everything_up_front(pages):
+    app = pages(
+        {"a.py": "def on_request(c):\n    return 'a'\n", "b/[x].py": "def on_request(c): ..."},
+        eager=True,
+    )
+    assert len(app.loader._endpoints) == 2
+
+
+def test_load_all_lists_failures_without_raising(pages):
+    app = pages(TREE)
+    assert {e.file for e in app.load_all()} >= {"badimport.py", "syntax.py"}
+
+
+def test_pages_is_exported_as_an_asgi_callable():
+    import inspect
+
+    assert inspect.iscoroutinefunction(Pages.__call__)
