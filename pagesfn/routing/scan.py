@@ -173,11 +173,13 @@ def _check_conflicts(state: _Scan) -> None:
     for routes in by_shape.values():
         if len(routes) > 1:
             files = " and ".join(f"`{r.file}`" for r in routes)
-            claim = "both claim" if len(routes) == 2 else "all claim"
+            pair = len(routes) == 2
+            claim = "both claim" if pair else "all claim"
+            fix = "remove or rename one of them" if pair else "remove or rename all but one"
             state.problems.append(
                 Problem(
                     routes[0].file,
                     f"{files} {claim} the route `{routes[0].pattern}`",
-                    "remove or rename all but one",
+                    fix,
                 )
             )

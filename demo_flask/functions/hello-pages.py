@@ -1,0 +1,2 @@
+def on_request(context):
+    return "Hello from pagesfn!"
