@@ -63,7 +63,7 @@ def _route_path(scope: Scope) -> tuple[str, bytes, bool]:
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
     raw: bytes | None = scope.get("raw_path")
-    if root_path and path.startswith(root_path):
+    if root_path and (path == root_path or path.startswith(root_path.rstrip("/") + "/")):
         path = path[len(root_path) :] or "/"
         if raw is not None:
             depth = root_path.rstrip("/").count("/")

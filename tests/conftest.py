@@ -46,7 +46,40 @@ class Result:
         return json.loads(self.body)
 
 
-class ASGIClient:
+class FaceClient:
+    """Sends requests to one face of an app and returns face-independent results."""
+
+    face: str
+    app: Pages
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Any = None,
+    ) -> Result:
+        headers = dict(headers or {})
+        if data is not None or files is not None:
+            # Encode forms and uploads once, the way httpx does, for both faces.
+            encoded = httpx.Request(method, "http://testserver" + path, data=data, files=files)
+            body = encoded.read()
+            headers["Content-Type"] = encoded.headers["Content-Type"]
+        if isinstance(body, str):
+            body = body.encode()
+        return self._send(method, path, headers, body or b"")
+
+    def get(self, path: str, **kwargs: Any) -> Result:
+        return self.request("GET", path, **kwargs)
+
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
+        raise NotImplementedError
+
+
+class ASGIClient(FaceClient):
     """Drives ``pages`` (the ASGI app) through httpx, from sync test code."""
 
     face = "asgi"
@@ -58,26 +91,15 @@ class ASGIClient:
         self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         stack.callback(self._portal.call, self._client.aclose)
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | str | None = None,
-        **kwargs: Any,
-    ) -> Result:
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
         async def send() -> httpx.Response:
-            return await self._client.request(method, path, headers=headers, content=body, **kwargs)
+            return await self._client.request(method, path, headers=headers, content=body)
 
         response = self._portal.call(send)
         return Result(response.status_code, list(response.headers.multi_items()), response.content)
 
-    def get(self, path: str, **kwargs: Any) -> Result:
-        return self.request("GET", path, **kwargs)
 
-
-class WSGIClient:
+class WSGIClient(FaceClient):
     """Drives ``pages.wsgi`` through WebTest (with its WSGI lint checks on)."""
 
     face = "wsgi"
@@ -86,40 +108,16 @@ class WSGIClient:
         self.app = app
         self._test = webtest.TestApp(app.wsgi, extra_environ={"REMOTE_ADDR": "203.0.113.7"})
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | str | None = None,
-        files: Any = None,
-        data: Mapping[str, str] | None = None,
-    ) -> Result:
-        if data is not None or files is not None:
-            # Build the same urlencoded or multipart body httpx would.
-            request = httpx.Request(method, "http://x" + path, data=data, files=files)
-            body = request.read()
-            headers = {**(headers or {}), "Content-Type": request.headers["Content-Type"]}
-        if isinstance(body, str):
-            body = body.encode()
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
         # Real WSGI servers (gunicorn, uWSGI, werkzeug) pass the raw request target on.
         environ = {"REQUEST_URI": path, "HTTP_HOST": "testserver"}
         response = self._test.request(
-            path,
-            method=method,
-            headers=dict(headers or {}),
-            body=body or b"",
-            environ=environ,
-            expect_errors=True,
+            path, method=method, headers=headers, body=body, environ=environ, expect_errors=True
         )
         return Result(response.status_int, list(response.headerlist), response.body)
 
-    def get(self, path: str, **kwargs: Any) -> Result:
-        return self.request("GET", path, **kwargs)
 
-
-Client = ASGIClient | WSGIClient
+Client = FaceClient
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:
