@@ -1,0 +1,63 @@
+"""``python -m benchmarks [--quick] [--only NAME] [--json PATH]``.
+
+The full run exits with status 1 when a target is missed; ``--quick`` checks none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from . import dispatch, handler
+from .report import as_json, header, machine, missed, render
+from .results import Result
+from .timing import FULL, QUICK, Settings
+
+BENCHMARKS: dict[str, Callable[[Settings], Result]] = {
+    "dispatch": dispatch.run,
+    "handler": handler.run,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run of a few seconds; no targets checked"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(BENCHMARKS),
+        help="run this benchmark only (repeatable)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    args = parser.parse_args(argv)
+
+    settings = QUICK if args.quick else FULL
+    info = machine()
+    print(header(info, settings), flush=True)
+    results = []
+    for name in args.only or list(BENCHMARKS):
+        result = BENCHMARKS[name](settings)
+        results.append(result)
+        print(f"\n{render(result, settings)}", flush=True)
+
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(as_json(info, settings, results), out, indent=2)
+            out.write("\n")
+    if settings.quick:
+        return 0
+    failed = missed(results)
+    print()
+    if failed:
+        print(f"{len(failed)} target(s) missed: " + "; ".join(r.label for r in failed))
+        return 1
+    print("all targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""What a benchmark returns: timed rows, ratios checked against targets, extra figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .timing import Stats
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    group: str  # what is requested, e.g. "static /hello"
+    case: str  # who answers it, e.g. "pagesfn" or "10 routes"
+    stats: Stats
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    label: str
+    value: float
+    target: float | None = None  # None: reported for information only
+    at_least: bool = True  # the value must be >= target (else <= target)
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.value >= self.target if self.at_least else self.value <= self.target
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A single measurement outside the timing loop, such as a start-up time."""
+
+    label: str
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    title: str
+    rows: tuple[Row, ...]
+    ratios: tuple[Ratio, ...]
+    figures: tuple[Figure, ...] = ()
