@@ -17,11 +17,10 @@ from .errors import HandlerLoadError, LoadError, RouteWarning
 from .loader import ModuleLoader
 from .pipeline import Pipeline
 from .routing import Matcher, Route, RouteTable, scan
-from .types import Receive, Scope, Send
 from .wsgi import WSGIFace
 
 
-class Pages:
+class Pages(ASGIFace):
     """Serve the functions tree at ``functions``.
 
     A ``Pages`` object is an ASGI 3 application; ``pages.wsgi`` is a PEP 3333 application
@@ -74,7 +73,6 @@ class Pages:
         )
         self.loop_thread = LoopThread()
         self.background = BackgroundWork(self.executor)
-        self._asgi = ASGIFace(self)
         self._finalizer = weakref.finalize(
             self, _shutdown, self.background, self.loop_thread, self.executor, shutdown_timeout
         )
@@ -94,9 +92,6 @@ class Pages:
     def load_all(self) -> list[HandlerLoadError]:
         """Import every route module now; return the ones that failed."""
         return self.loader.load_all(self.table.routes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._asgi(scope, receive, send)
 
     @cached_property
     def wsgi(self) -> WSGIFace:

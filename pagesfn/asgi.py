@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.datastructures import Headers
 
+from .background import BackgroundWork
 from .errors import ClientDisconnected
-from .pipeline import Invocation
+from .pipeline import Invocation, Pipeline, wire_headers
 from .types import Receive, Scope, Send
 from .wrappers import Request, Response
-
-if TYPE_CHECKING:
-    from .app import Pages
 
 logger = logging.getLogger("pagesfn")
 
@@ -73,24 +72,23 @@ def _route_path(scope: Scope) -> tuple[str, bytes, bool]:
     return path, raw, True
 
 
+# Results that are certainly not awaitable, checked before the slower ABC test.
+_PLAIN_RESULTS = frozenset({Response, str, bytes, dict, list, tuple})
+
+
 class ASGIFace:
-    def __init__(self, app: Pages) -> None:
-        self.app = app
-        self.pipeline = app.pipeline
+    """The ASGI 3 side of :class:`~pagesfn.Pages`, which inherits it: ``await pages(scope,
+    receive, send)``. Works on the attributes ``Pages`` sets up."""
+
+    pipeline: Pipeline
+    executor: concurrent.futures.Executor
+    background: BackgroundWork
+    shutdown_timeout: float
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
-        elif kind == "websocket":
-            # Closing before accepting makes the server refuse the handshake with 403.
-            await send({"type": "websocket.close", "code": 1008})
-        else:
-            raise RuntimeError(f"pagesfn does not handle ASGI scope type {kind!r}")
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._other(scope, receive, send)
+            return
         loop = asyncio.get_running_loop()
         method: str = scope["method"]
         path, raw, encoded = _route_path(scope)
@@ -106,11 +104,28 @@ class ASGIFace:
             client[0] if client else None,
             ASGIBody(receive, loop),
         )
-        schedule = functools.partial(self.app.background.schedule, loop=loop)
-        step = self.pipeline.prepare(request, raw, schedule, percent_encoded=encoded)
-        if isinstance(step, Invocation):
-            step = await self._invoke(step, loop)
-        await _send_response(step, method, send)
+        step = self.pipeline.prepare(request, raw, self._scheduler(loop), percent_encoded=encoded)
+        response = await self._invoke(step, loop) if isinstance(step, Invocation) else step
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in wire_headers(response)
+        ]
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        await send(
+            {"type": "http.response.body", "body": b"" if method == "HEAD" else response.body}
+        )
+
+    def _scheduler(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
+        # ``wait_until`` work goes to the loop serving the request; one binding per loop.
+        cached: tuple[asyncio.AbstractEventLoop, Callable[[Any], None]] | None = getattr(
+            self, "_scheduler_cache", None
+        )
+        if cached is None or cached[0] is not loop:
+            cached = (loop, functools.partial(self.background.schedule, loop=loop))
+            self._scheduler_cache = cached
+        return cached[1]
 
     async def _invoke(self, invocation: Invocation, loop: asyncio.AbstractEventLoop) -> Response:
         handler = invocation.handler
@@ -120,13 +135,23 @@ class ASGIFace:
             else:
                 call: Callable[..., Any] = contextvars.copy_context().run
                 result = await loop.run_in_executor(
-                    self.app.executor, call, handler.fn, invocation.context
+                    self.executor, call, handler.fn, invocation.context
                 )
-            if inspect.isawaitable(result):
+            if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
                 result = await result
         except Exception as exc:
             return self.pipeline.fail(invocation, exc)
         return self.pipeline.complete(invocation, result)
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            # Closing before accepting makes the server refuse the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            raise RuntimeError(f"pagesfn does not handle ASGI scope type {kind!r}")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -134,15 +159,6 @@ class ASGIFace:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.app.background.drain(self.app.shutdown_timeout)
+                await self.background.drain(self.shutdown_timeout)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-async def _send_response(response: Response, method: str, send: Send) -> None:
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in response.headers.items()
-    ]
-    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})

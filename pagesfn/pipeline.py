@@ -17,7 +17,7 @@ from .context import Context, ContextSettings
 from .errors import BadRequest, HandlerLoadError, HandlerResultError
 from .loader import Handler, ModuleLoader
 from .results import to_response
-from .routing import Matcher, NoMatch, split_path
+from .routing import Match, Matcher, NoMatch, split_path
 from .routing.table import allow_header_methods
 from .wrappers import Request, Response
 
@@ -61,11 +61,13 @@ class Pipeline:
         """Route ``request``: a finished :class:`Response` (404, 405, 400...) or the
         handler to call."""
         method = request.method
-        try:
-            segments = split_path(raw_path, percent_encoded=percent_encoded)
-        except BadRequest as exc:
-            return self.finish(_plain(exc.status, str(exc)))
-        found = self.matcher.match(method, segments)
+        found: Match | NoMatch | None = self.matcher.match_static(method, raw_path)
+        if found is None:
+            try:
+                segments = split_path(raw_path, percent_encoded=percent_encoded)
+            except BadRequest as exc:
+                return self.finish(_plain(exc.status, str(exc)))
+            found = self.matcher.match(method, segments)
         if isinstance(found, NoMatch):
             return self.finish(self._no_match(method, found))
         route = found.route
@@ -112,17 +114,16 @@ class Pipeline:
 
     @staticmethod
     def finish(response: Response) -> Response:
-        """Settle the framing headers: ``Content-Length``, no body where none is allowed.
+        """Strip the body and its headers where the status allows none (1xx, 204, 304).
 
-        The face drops the body of a ``HEAD`` response itself, keeping its length.
+        ``Content-Length`` is added on the wire by :func:`wire_headers`; the face drops the
+        body of a ``HEAD`` response itself, keeping its length.
         """
         status = response.status_code
         if status in _BODYLESS or status < 200:
             response.body = b""
             response.headers.pop("Content-Length", None)
             response.headers.pop("Content-Type", None)
-        elif "Content-Length" not in response.headers:
-            response.headers["Content-Length"] = str(len(response.body))
         return response
 
     def _no_match(self, method: str, found: NoMatch) -> Response:
@@ -145,8 +146,22 @@ class Pipeline:
         return _plain(500, detail)
 
 
+def wire_headers(response: Response) -> list[tuple[str, str]]:
+    """The header pairs to send, with ``Content-Length`` added where it belongs."""
+    items = response.header_items()
+    status = response.status_code
+    if status in _BODYLESS or status < 200:
+        return items
+    # A plain scan: werkzeug's ``in`` raises and catches a KeyError on a miss.
+    for name, _ in items:
+        if name.lower() == "content-length":
+            return items
+    items.append(("Content-Length", str(len(response.body))))
+    return items
+
+
 def _check_headers(response: Response) -> None:
-    for name, value in response.headers.items():
+    for name, value in response.header_items():
         if not (name.isascii() and value.isascii()):
             try:
                 name.encode("latin-1")

@@ -227,6 +227,7 @@ def dump_json(obj: Any) -> bytes:
 
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
 class Response(_SansIOResponse):
@@ -245,7 +246,11 @@ class Response(_SansIOResponse):
         mimetype: str | None = None,
         content_type: str | None = None,
     ) -> None:
-        super().__init__(status, headers, mimetype, content_type)
+        if headers is None and mimetype is None and content_type is None:
+            # The common case: the headers are only built if someone looks at them.
+            self.status = status
+        else:
+            super().__init__(status, headers, mimetype, content_type)
         self.body = body.encode() if isinstance(body, str) else bytes(body)
 
     @classmethod
@@ -259,6 +264,17 @@ class Response(_SansIOResponse):
         if status not in _REDIRECT_STATUSES:
             raise ValueError(f"{status} is not a redirect status; use 301, 302, 303, 307 or 308")
         return cls(b"", status, {"Location": iri_to_uri(url)})
+
+    @cached_property
+    def headers(self) -> Headers:
+        return Headers([("Content-Type", _DEFAULT_CONTENT_TYPE)])
+
+    def header_items(self) -> list[tuple[str, str]]:
+        """The headers as a list of pairs, repeated names kept."""
+        headers = self.__dict__.get("headers")
+        if headers is None:
+            return [("Content-Type", _DEFAULT_CONTENT_TYPE)]
+        return list(headers)
 
     def get_data(self, as_text: bool = False) -> Any:
         return self.body.decode() if as_text else self.body

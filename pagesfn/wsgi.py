@@ -13,7 +13,7 @@ from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import EnvironHeaders
 
-from .pipeline import Invocation
+from .pipeline import Invocation, wire_headers
 from .types import Environ, StartResponse
 from .wrappers import Request, Response
 
@@ -106,7 +106,7 @@ class WSGIFace:
         )
         step = self.pipeline.prepare(request, raw, self._schedule, percent_encoded=encoded)
         response = self._invoke(step) if isinstance(step, Invocation) else step
-        start_response(response.status, response.headers.to_wsgi_list())
+        start_response(response.status, wire_headers(response))
         return [] if method == "HEAD" else [response.body]
 
     def _invoke(self, invocation: Invocation) -> Response:

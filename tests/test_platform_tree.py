@@ -76,3 +76,8 @@ def test_route_table_in_precedence_order(pages):
         "/hello-pages",
         "/helloworld",
     ]
+
+
+def test_encoded_static_names_reach_their_file(client):
+    assert client.get("/hello%2Dpages").text == "hello-pages"
+    assert client.get("/api/users/l%69st").json() == {"file": "api/users/list.py"}

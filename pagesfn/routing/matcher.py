@@ -6,6 +6,7 @@ depth of the path, never on the number of routes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -13,6 +14,9 @@ from ..errors import Problem, RouteDefinitionError
 from .table import Route, SegmentKind
 
 Params = dict[str, "str | list[str]"]
+
+# Characters a path may carry without percent-encoding (RFC 3986 pchar, less ``%``).
+_VERBATIM = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,8 @@ class Matcher:
         self._root = _Node()
         # All-static routes are also kept in a dict: one lookup answers most requests.
         self._exact: dict[tuple[str, ...], Route] = {}
+        # The same routes keyed by the request path as sent, when it needs no decoding.
+        self._raw: dict[bytes, Route] = {}
         for route in routes:
             self.add(route)
 
@@ -67,7 +73,11 @@ class Matcher:
                 return
         self._claim(node, "route", route)
         if all(s.kind is SegmentKind.STATIC for s in route.segments):
-            self._exact[tuple(s.value for s in route.segments)] = route
+            values = tuple(s.value for s in route.segments)
+            self._exact[values] = route
+            path = "/" + "/".join(values)
+            if _VERBATIM.fullmatch(path):
+                self._raw[path.encode("ascii")] = route
 
     @staticmethod
     def _claim(node: _Node, slot: str, route: Route) -> None:
@@ -84,6 +94,18 @@ class Matcher:
             )
         setattr(node, slot, route)
 
+    def match_static(self, method: str, raw: bytes) -> Match | None:
+        """The all-static route at the undecoded path ``raw``, if one takes ``method``.
+
+        A shortcut that needs no splitting or decoding; ``None`` means "use :meth:`match`".
+        """
+        route = self._raw.get(raw)
+        if route is None and raw.endswith(b"/"):
+            route = self._raw.get(raw[:-1])
+        if route is not None and route.accepts(method):
+            return Match(route, {})
+        return None
+
     def match(self, method: str, segments: Sequence[str]) -> Match | NoMatch:
         """Return the best route for ``method`` at ``segments`` (from :func:`split_path`).
 
@@ -93,12 +115,29 @@ class Matcher:
         exact = self._exact.get(tuple(segments))
         if exact is not None and exact.accepts(method):
             return Match(exact, {})
+        first = self._first_candidate(segments)
+        if first is not None and first.accepts(method):
+            return Match(first, _params(first, segments))
         allowed: set[str] = set()
         for route in self.candidates(segments):
             if route.accepts(method):
                 return Match(route, _params(route, segments))
             allowed.update(route.handlers)
         return NoMatch(frozenset(allowed))
+
+    def _first_candidate(self, segments: Sequence[str]) -> Route | None:
+        # The most specific route without backtracking: descend preferring static over
+        # param; where no child fits, the catch-all of the node reached comes first in the
+        # full walk too. A dead end with no catch-all needs the full walk (None).
+        node = self._root
+        for segment in segments:
+            child = node.static.get(segment)
+            if child is None:
+                child = node.param if segment else None
+                if child is None:
+                    return node.catchall
+            node = child
+        return node.route or node.catchall
 
     def candidates(self, segments: Sequence[str]) -> Iterator[Route]:
         """Every route matching ``segments``, most specific first."""
@@ -121,10 +160,7 @@ def _walk(node: _Node, segments: Sequence[str], index: int) -> Iterator[Route]:
 
 
 def _params(route: Route, segments: Sequence[str]) -> Params:
-    params: Params = {}
-    for index, segment in enumerate(route.segments):
-        if segment.kind is SegmentKind.PARAM:
-            params[segment.value] = segments[index]
-        elif segment.kind is SegmentKind.CATCHALL:
-            params[segment.value] = list(segments[index:])
-    return params
+    return {
+        name: list(segments[index:]) if catchall else segments[index]
+        for index, name, catchall in route.param_slots
+    }

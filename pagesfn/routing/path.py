@@ -8,6 +8,8 @@ from urllib.parse import unquote_to_bytes
 from ..errors import BadRequest
 
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_SLASH = ord("/")
+_PERCENT = ord("%")
 
 
 def split_path(raw: bytes, *, percent_encoded: bool = True) -> tuple[str, ...]:
@@ -19,24 +21,24 @@ def split_path(raw: bytes, *, percent_encoded: bool = True) -> tuple[str, ...]:
     ``PATH_INFO``). Raises :class:`BadRequest` for malformed escapes, bytes that are not
     UTF-8, NUL characters and paths that do not start with ``/``.
     """
-    if not raw.startswith(b"/"):
+    # Byte comparisons with ints are the cheap form of these tests; this runs per request.
+    if not raw or raw[0] != _SLASH:
         raise BadRequest("the request path must start with '/'")
-    if len(raw) > 1 and raw.endswith(b"/"):
+    if raw[-1] == _SLASH and len(raw) > 1:
         raw = raw[:-1]
-    if raw == b"/":
+    if len(raw) == 1:
         return ()
-    parts = raw[1:].split(b"/")
-    if not percent_encoded or b"%" not in raw:
-        try:
-            text = raw[1:].decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequest("the request path is not valid UTF-8") from None
-        if "\x00" in text:
-            raise BadRequest("the request path contains a NUL character")
-        return tuple(text.split("/"))
-    if _BAD_ESCAPE.search(raw):
-        raise BadRequest("the request path has a malformed percent-escape")
-    return tuple(_decode_segment(part) for part in parts)
+    if percent_encoded and _PERCENT in raw:
+        if _BAD_ESCAPE.search(raw):
+            raise BadRequest("the request path has a malformed percent-escape")
+        return tuple(_decode_segment(part) for part in raw[1:].split(b"/"))
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise BadRequest("the request path is not valid UTF-8") from None
+    if "\x00" in text:
+        raise BadRequest("the request path contains a NUL character")
+    return tuple(text[1:].split("/"))
 
 
 def _decode_segment(part: bytes) -> str:

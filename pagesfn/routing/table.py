@@ -57,8 +57,17 @@ class Route:
     # Set when the file cannot even be parsed: the route then answers 500 with this text.
     error: str | None = None
 
+    # (segment index, name, is catch-all) of each parameter; derived, for fast matching.
+    param_slots: tuple[tuple[int, str, bool], ...] = field(init=False, default=())
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "handlers", _frozen(self.handlers))
+        slots = tuple(
+            (index, s.value, s.kind is SegmentKind.CATCHALL)
+            for index, s in enumerate(self.segments)
+            if s.kind is not SegmentKind.STATIC
+        )
+        object.__setattr__(self, "param_slots", slots)
 
     @property
     def pattern(self) -> str:

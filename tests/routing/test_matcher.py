@@ -104,3 +104,20 @@ def test_candidates_lists_every_match_in_order():
 def test_case_sensitive():
     m = Matcher([route("/helloworld")])
     assert isinstance(m.match("GET", ("HelloWorld",)), NoMatch)
+
+
+def test_static_shortcut_on_the_raw_path():
+    m = Matcher([route("/hello-pages", "GET"), route("/[x]", "POST")])
+    assert m.match_static("GET", b"/hello-pages").route.pattern == "/hello-pages"
+    assert m.match_static("GET", b"/hello-pages/").route.pattern == "/hello-pages"
+    # Anything the shortcut cannot answer goes to the full match.
+    assert m.match_static("POST", b"/hello-pages") is None
+    assert m.match_static("GET", b"/hello%2Dpages") is None
+    assert m.match_static("GET", b"/other") is None
+
+
+def test_names_that_need_encoding_match_once_decoded():
+    m = Matcher([route("/café"), route("/a b")])
+    assert m.match_static("GET", "/café".encode()) is None
+    assert matched(m, "/café")[0] == "/café"
+    assert matched(m, "/a b")[0] == "/a b"
