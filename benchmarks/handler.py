@@ -12,9 +12,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from pagesfn.types import Receive, Scope, Send
+
 from .report import progress
 from .results import Ratio, Result, Row
-from .timing import Case, Receive, Scope, Send, Settings, measure, time_ratio
+from .timing import Case, Settings, measure, time_ratio
 from .trees import functions_tree, pages_app, route_source
 
 TARGET = 1.0  # pagesfn must serve at least this many requests per Starlette request

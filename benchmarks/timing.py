@@ -12,16 +12,11 @@ import asyncio
 import gc
 import math
 import statistics
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from time import perf_counter_ns
-from typing import Any, TypeAlias
 
-Scope: TypeAlias = MutableMapping[str, Any]
-Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Message]]
-Send: TypeAlias = Callable[[Message], Awaitable[None]]
-ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+from pagesfn.types import ASGIApp, Message, Scope
 
 # Calls in the first warm-up round; rounds double until one lasts ``Settings.warmup``.
 _FIRST_ROUND = 16
