@@ -154,3 +154,16 @@ def test_pages_is_exported_as_an_asgi_callable():
     import inspect
 
     assert inspect.iscoroutinefunction(Pages.__call__)
+
+
+def test_files_without_handlers_warn_at_load(tmp_path):
+    from pagesfn import RouteWarning
+
+    (tmp_path / "index.py").write_text("def on_request(c):\n    return 'ok'\n")
+    (tmp_path / "helpers.py").write_text("def helper():\n    return 1\n")
+    with pytest.warns(RouteWarning, match=r"helpers\.py: exports no handler"):
+        app = Pages(tmp_path)
+    try:
+        assert [route.file for route in app.routes] == ["index.py"]
+    finally:
+        app.close()
