@@ -1,5 +1,33 @@
 """The adapter layer, installed as ``pagesfn.adapters``.
 
-It detects what a route module exports, rewrites paths for mounted apps and bridges
-WSGI and ASGI. Mounting arrives with the adapter layer's own modules.
+Three jobs, each in its own module: decide what a route module's ``app`` is
+(:mod:`.detect`), rewrite requests for an app mounted under a prefix (:mod:`.mount`), and
+bridge WSGI and ASGI both ways with bounded memory (:mod:`.wsgi_to_asgi`,
+:mod:`.asgi_to_wsgi`), running mounted apps' lifespans (:mod:`.lifespan`).
 """
+
+from __future__ import annotations
+
+from .asgi_to_wsgi import ASGIBridge
+from .detect import AppKind, Declared, DetectionError, as_asgi, as_wsgi, detect
+from .lifespan import Lifespan, LifespanError, LifespanGroup
+from .mount import mount_environ, mount_scope
+from .mounted import MountedApp
+from .wsgi_to_asgi import WSGIBridge
+
+__all__ = [
+    "ASGIBridge",
+    "AppKind",
+    "Declared",
+    "DetectionError",
+    "Lifespan",
+    "LifespanError",
+    "LifespanGroup",
+    "MountedApp",
+    "WSGIBridge",
+    "as_asgi",
+    "as_wsgi",
+    "detect",
+    "mount_environ",
+    "mount_scope",
+]

@@ -17,7 +17,7 @@ from .errors import HandlerLoadError, LoadError, RouteWarning
 from .loader import ModuleLoader
 from .pipeline import Pipeline
 from .routing import Matcher, Route, RouteTable, scan
-from .wsgi import WSGIFace
+from .wsgi import MountLifespans, WSGIFace
 
 
 class Pages(ASGIFace):
@@ -67,14 +67,23 @@ class Pages(ASGIFace):
             geo_header=geo_header,
             client_ip_header=client_ip_header,
         )
-        self.pipeline = Pipeline(self.matcher, self.loader, settings, debug=debug)
+        self.pipeline = Pipeline(
+            self.table.routes, self.matcher, self.loader, settings, debug=debug
+        )
         self.executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_threads, thread_name_prefix="pagesfn"
         )
         self.loop_thread = LoopThread()
         self.background = BackgroundWork(self.executor)
+        self.mount_lifespans = MountLifespans(self.loop_thread)
         self._finalizer = weakref.finalize(
-            self, _shutdown, self.background, self.loop_thread, self.executor, shutdown_timeout
+            self,
+            _shutdown,
+            self.background,
+            self.mount_lifespans,
+            self.loop_thread,
+            self.executor,
+            shutdown_timeout,
         )
         if eager:
             failures = self.load_all()
@@ -111,10 +120,12 @@ class Pages(ASGIFace):
 
 def _shutdown(
     background: BackgroundWork,
+    mount_lifespans: MountLifespans,
     loop_thread: LoopThread,
     executor: concurrent.futures.ThreadPoolExecutor,
     timeout: float,
 ) -> None:
     background.wait(timeout)
+    mount_lifespans.shutdown(timeout)
     loop_thread.close()
     executor.shutdown(wait=False, cancel_futures=True)

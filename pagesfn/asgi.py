@@ -13,10 +13,11 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
+from .adapters import LifespanError, LifespanGroup, mount_scope
 from .background import BackgroundWork
 from .errors import ClientDisconnected
-from .pipeline import Invocation, Pipeline, wire_headers
-from .types import Receive, Scope, Send
+from .pipeline import Invocation, MountCall, Pipeline, wire_headers
+from .types import Message, Receive, Scope, Send
 from .wrappers import Request, Response
 
 logger = logging.getLogger("pagesfn")
@@ -105,17 +106,26 @@ class ASGIFace:
             ASGIBody(receive, loop),
         )
         step = self.pipeline.prepare(request, raw, self._scheduler(loop), percent_encoded=encoded)
-        response = await self._invoke(step, loop) if isinstance(step, Invocation) else step
-        headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in wire_headers(response)
-        ]
-        await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": headers}
-        )
-        await send(
-            {"type": "http.response.body", "body": b"" if method == "HEAD" else response.body}
-        )
+        if isinstance(step, Invocation):
+            response = await self._invoke(step, loop)
+        elif isinstance(step, MountCall):
+            await self._mounted(step, scope, receive, send)
+            return
+        else:
+            response = step
+        await _send(response, method, send)
+
+    async def _mounted(self, call: MountCall, scope: Scope, receive: Receive, send: Send) -> None:
+        mount = call.mount
+        guard = _StartedGuard(send)
+        try:
+            await mount.asgi(self.executor)(
+                mount_scope(scope, call.prefix, mount.state), receive, guard
+            )
+        except Exception as exc:
+            if guard.started:
+                raise  # half a response is out: let the server close the connection
+            await _send(self.pipeline.mount_failed(call, exc), scope["method"], send)
 
     def _scheduler(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
         # ``wait_until`` work goes to the loop serving the request; one binding per loop.
@@ -154,11 +164,46 @@ class ASGIFace:
             raise RuntimeError(f"pagesfn does not handle ASGI scope type {kind!r}")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # Mounted ASGI apps get the server's lifespan events, each with its own state.
+        group = LifespanGroup([])
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                mounts = self.pipeline.mounted_apps()
+                group = LifespanGroup([m.lifespan for m in mounts if m.lifespan is not None])
+                try:
+                    await group.startup()
+                except LifespanError as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await group.shutdown(self.shutdown_timeout)
                 await self.background.drain(self.shutdown_timeout)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+class _StartedGuard:
+    """Wraps ``send`` to note whether a response has started."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
+async def _send(response: Response, method: str, send: Send) -> None:
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in wire_headers(response)
+    ]
+    body = b"" if method == "HEAD" else response.body
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

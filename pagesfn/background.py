@@ -51,6 +51,10 @@ class LoopThread:
         ready.wait()
         self._loop, self._thread = loop, thread
 
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop, started on first use (a callable for code that needs it later)."""
+        return self.loop
+
     def run(self, awaitable: Awaitable[T]) -> T:
         """Run ``awaitable`` on the loop and block until it is done."""
         return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self.loop).result()

@@ -17,10 +17,12 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 
+from .adapters import DetectionError, MountedApp
 from .errors import HandlerLoadError
-from .routing import ANY, Route
+from .routing import ANY, Route, RouteKind
 
 _package_ids = itertools.count()
+_NO_HANDLERS: Mapping[str, Handler] = types.MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class Endpoint:
 
     route: Route
     handlers: Mapping[str, Handler]
+    mount: MountedApp | None = None
 
     def handler_for(self, method: str) -> Handler:
         handlers = self.handlers
@@ -119,6 +122,8 @@ class ModuleLoader:
         if route.error is not None:
             raise HandlerLoadError(route.file, f"{route.error}; fix the file and reload")
         module = self._import(route.file)
+        if route.kind is RouteKind.APP:
+            return Endpoint(route, _NO_HANDLERS, self._mount(route, module))
         handlers: dict[str, Handler] = {}
         for method, name in route.handlers.items():
             fn = getattr(module, name, None)
@@ -136,6 +141,19 @@ class ModuleLoader:
                 )
             handlers[method] = Handler(fn, name, _is_async(fn))
         return Endpoint(route, types.MappingProxyType(handlers))
+
+    @staticmethod
+    def _mount(route: Route, module: types.ModuleType) -> MountedApp:
+        name = route.handlers[ANY]
+        obj = getattr(module, name, None)
+        if obj is None:
+            raise HandlerLoadError(
+                route.file, f"`{name}` is in the source but not in the module after import"
+            )
+        try:
+            return MountedApp(obj, route.file)
+        except DetectionError as exc:
+            raise HandlerLoadError(route.file, f"`{name}` {exc}") from None
 
     def _import(self, file: str) -> types.ModuleType:
         folders, stem = file.rsplit("/", 1) if "/" in file else ("", file)

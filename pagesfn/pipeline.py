@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .adapters import MountedApp
 from .context import Context, ContextSettings
 from .errors import BadRequest, HandlerLoadError, HandlerResultError
 from .loader import Handler, ModuleLoader
 from .results import to_response
-from .routing import Match, Matcher, NoMatch, split_path
+from .routing import Match, Matcher, NoMatch, Route, RouteKind, split_path
 from .routing.table import allow_header_methods
 from .wrappers import Request, Response
 
@@ -36,15 +37,26 @@ class Invocation:
     file: str
 
 
+@dataclass(slots=True)
+class MountCall:
+    """A request for a mounted app; ``prefix`` (decoded) is the part of the path it sits at."""
+
+    mount: MountedApp
+    prefix: str
+    request: Request
+
+
 class Pipeline:
     def __init__(
         self,
+        routes: Sequence[Route],
         matcher: Matcher,
         loader: ModuleLoader,
         settings: ContextSettings,
         *,
         debug: bool = False,
     ) -> None:
+        self.routes = routes
         self.matcher = matcher
         self.loader = loader
         self.settings = settings
@@ -57,10 +69,11 @@ class Pipeline:
         schedule: Callable[[Any], None],
         *,
         percent_encoded: bool = True,
-    ) -> Response | Invocation:
+    ) -> Response | Invocation | MountCall:
         """Route ``request``: a finished :class:`Response` (404, 405, 400...) or the
         handler to call."""
         method = request.method
+        segments: tuple[str, ...] = ()
         found: Match | NoMatch | None = self.matcher.match_static(method, raw_path)
         if found is None:
             try:
@@ -76,6 +89,12 @@ class Pipeline:
         except HandlerLoadError as exc:
             logger.error("%s %s -> 500: %s", method, request.path, exc)
             return self.finish(self._server_error(exc))
+        if endpoint.mount is not None:
+            rest = found.params[route.segments[-1].value]
+            assert isinstance(rest, list)
+            mounted_at = segments[: len(segments) - len(rest)]
+            prefix = "/" + "/".join(mounted_at) if mounted_at else ""
+            return MountCall(endpoint.mount, prefix, request)
         context = Context(request, found.params, route.file, self.settings, schedule)
         return Invocation(endpoint.handler_for(method), context, route.file)
 
@@ -108,6 +127,35 @@ class Pipeline:
             invocation.handler.name,
             type(exc).__name__,
             invocation.context.uuid,
+            exc_info=exc,
+        )
+        return self.finish(self._server_error(exc))
+
+    def mounted_apps(self) -> list[MountedApp]:
+        """Import every catch-all file that mounts an app; the ones that fail are logged
+        (their routes answer 500) and left out."""
+        mounts = []
+        for route in self.routes:
+            if route.kind is RouteKind.APP:
+                try:
+                    endpoint = self.loader.endpoint(route)
+                except HandlerLoadError as exc:
+                    logger.error("%s", exc)
+                    continue
+                if endpoint.mount is not None:
+                    mounts.append(endpoint.mount)
+        return mounts
+
+    def mount_failed(self, call: MountCall, exc: BaseException) -> Response:
+        """The response for a mounted app that raised before starting its response."""
+        request = call.request
+        logger.error(
+            "%s: mounted %s raised %s on %s %s",
+            call.mount.file,
+            call.mount.kind.label,
+            type(exc).__name__,
+            request.method,
+            request.path,
             exc_info=exc,
         )
         return self.finish(self._server_error(exc))

@@ -13,7 +13,7 @@ Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 Environ: TypeAlias = dict[str, Any]
-ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType]
+ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
 class StartResponse(Protocol):

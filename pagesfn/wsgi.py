@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import EnvironHeaders
 
-from .pipeline import Invocation, wire_headers
+from .adapters import Lifespan, LifespanError, LifespanGroup, mount_environ
+from .background import LoopThread
+from .pipeline import Invocation, MountCall, wire_headers
 from .types import Environ, StartResponse
 from .wrappers import Request, Response
 
@@ -82,6 +85,40 @@ def _route_path(environ: Environ) -> tuple[str, bytes, bool]:
     return decoded, info.encode("latin-1"), False
 
 
+class MountLifespans:
+    """Lifespans of mounted ASGI apps served on the WSGI face: each started once, on the
+    background loop, before its first request, and shut down when the app closes."""
+
+    def __init__(self, loop_thread: LoopThread) -> None:
+        self._loop_thread = loop_thread
+        self._lock = threading.Lock()
+        self._started: list[Lifespan] = []
+        self._failed: dict[int, LifespanError] = {}
+
+    def ensure_started(self, lifespan: Lifespan) -> None:
+        """Start ``lifespan`` unless done; re-raises its startup failure every time."""
+        if lifespan in self._started:
+            return
+        with self._lock:
+            failure = self._failed.get(id(lifespan))
+            if failure is not None:
+                raise failure
+            if lifespan in self._started:
+                return
+            try:
+                self._loop_thread.run(lifespan.startup())
+            except LifespanError as exc:
+                self._failed[id(lifespan)] = exc
+                raise
+            self._started.append(lifespan)
+
+    def shutdown(self, timeout: float | None) -> None:
+        with self._lock:
+            started, self._started = self._started, []
+        if started:
+            self._loop_thread.run(LifespanGroup(started).shutdown(timeout))
+
+
 class WSGIFace:
     """``pages.wsgi``: the same functions tree as a PEP 3333 application."""
 
@@ -105,7 +142,12 @@ class WSGIFace:
             WSGIBody(environ),
         )
         step = self.pipeline.prepare(request, raw, self._schedule, percent_encoded=encoded)
-        response = self._invoke(step) if isinstance(step, Invocation) else step
+        if isinstance(step, Invocation):
+            response = self._invoke(step)
+        elif isinstance(step, MountCall):
+            return self._mounted(step, environ, start_response)
+        else:
+            response = step
         start_response(response.status, wire_headers(response))
         return [] if method == "HEAD" else [response.body]
 
@@ -121,6 +163,25 @@ class WSGIFace:
         except Exception as exc:
             return self.pipeline.fail(invocation, exc)
         return self.pipeline.complete(invocation, result)
+
+    def _mounted(
+        self, call: MountCall, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        mount = call.mount
+        app = self.app
+        try:
+            if mount.lifespan is not None:
+                app.mount_lifespans.ensure_started(mount.lifespan)
+            wsgi_app = mount.wsgi(app.loop_thread.get_loop, app.executor)
+            # A mounted WSGI app is called as is: its iterable goes straight to the server.
+            return wsgi_app(mount_environ(environ, call.prefix), start_response)
+        except Exception as exc:
+            response = self.pipeline.mount_failed(call, exc)
+            # exc_info lets this replace a response the app may have started.
+            start_response(
+                response.status, wire_headers(response), (type(exc), exc, exc.__traceback__)
+            )
+            return [response.body]
 
     def _schedule(self, work: Any) -> None:
         self.app.background.schedule(work, self.app.loop_thread.loop)

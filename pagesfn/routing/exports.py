@@ -28,6 +28,9 @@ def _camel(name: str) -> str:
 
 CAMEL_ALIASES: dict[str, str] = {_camel(name): name for name in HANDLER_NAMES}
 
+#: Names under which a catch-all file exports a whole WSGI or ASGI app, in preference order.
+APP_NAMES: tuple[str, ...] = ("app", "application")
+
 
 @dataclass(frozen=True, slots=True)
 class ModuleExports:

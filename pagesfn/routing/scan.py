@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import Problem, RouteDefinitionError
-from .exports import HANDLER_NAMES, handler_names, read_exports
-from .table import ANY, Route, RouteTable, Segment, SegmentKind
+from .exports import APP_NAMES, HANDLER_NAMES, handler_names, read_exports
+from .table import ANY, Route, RouteKind, RouteTable, Segment, SegmentKind
 
 _PARAM = re.compile(r"\[([^\[\]]*)\]")
 _CATCHALL = re.compile(r"\[\[([^\[\]]*)\]\]")
@@ -145,6 +145,8 @@ def _add_route(state: _Scan, path: str, rel: str, segments: tuple[Segment, ...])
         return
 
     handlers, doubled = handler_names(exports.names)
+    app_name = next((name for name in APP_NAMES if name in exports.names), None)
+    catchall = bool(segments) and segments[-1].kind is SegmentKind.CATCHALL
     for snake, camel in doubled:
         state.problems.append(
             Problem(rel, f"exports both `{snake}` and `{camel}`", "keep one spelling")
@@ -154,11 +156,42 @@ def _add_route(state: _Scan, path: str, rel: str, segments: tuple[Segment, ...])
             f"{rel}: `from ... import *` is not followed when reading handler names; "
             "import handlers by name"
         )
+    if app_name is not None and catchall:
+        if handlers:
+            names = ", ".join(f"`{name}`" for name in handlers.values())
+            state.problems.append(
+                Problem(
+                    rel,
+                    f"exports both an app (`{app_name}`) and handlers ({names})",
+                    "keep one: a mounted app answers every request under its folder",
+                )
+            )
+            return
+        state.routes.append(Route(segments, rel, RouteKind.APP, {ANY: app_name}))
+        return
+    if app_name is not None and not handlers:
+        state.problems.append(
+            Problem(
+                rel,
+                f"exports `{app_name}`, but only a catch-all file can mount an app",
+                f"rename it `{_mount_file(rel)}`",
+            )
+        )
+        return
     if not handlers:
         known = ", ".join(HANDLER_NAMES)
         state.warnings.append(f"{rel}: exports no handler ({known}); not routed")
         return
     state.routes.append(Route(segments, rel, handlers=handlers))
+
+
+def _mount_file(rel: str) -> str:
+    # Where the same app would be mounted at the same prefix: `flask.py` and
+    # `flask/index.py` both become `flask/[[default]].py`.
+    stem = rel.removesuffix(_SUFFIX)
+    if stem == "index" or stem.endswith("/index"):
+        stem = stem.removesuffix("index").rstrip("/")
+    return f"{stem}/[[default]].py" if stem else "[[default]].py"
 
 
 def _shape(route: Route) -> tuple[tuple[int, str], ...]:

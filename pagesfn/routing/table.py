@@ -36,6 +36,9 @@ class Segment:
 
 class RouteKind(enum.Enum):
     HANDLER = "handler"
+    # A catch-all file exporting a WSGI or ASGI ``app``, mounted at its folder's prefix;
+    # which protocol it speaks is decided when the module is imported.
+    APP = "app"
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:

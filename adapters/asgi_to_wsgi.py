@@ -1,0 +1,232 @@
+"""Serve an ASGI application to a WSGI server.
+
+The app runs on a background event loop owned by the pagesfn app. The WSGI thread waits
+for the response to start, then hands each body chunk to the server as the app sends it;
+the app's ``send`` returns only once the server has taken the chunk (backpressure), so at
+most one chunk is in flight. The request body is read from ``wsgi.input`` in the shared
+thread pool as the app asks for it, with or without a Content-Length (chunked bodies too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from typing import Any
+
+from pagesfn.types import ASGIApp as _ASGIApp
+from pagesfn.types import Environ, Message, Scope, StartResponse
+
+from .environ import build_scope
+
+_CHUNK = 64 * 1024
+_END = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _status_line(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Unknown"
+
+
+class _Exchange:
+    """One request: the loop side (``receive``/``send``) and the WSGI side (``next``)."""
+
+    def __init__(
+        self,
+        environ: Environ,
+        loop: asyncio.AbstractEventLoop,
+        executor: concurrent.futures.Executor,
+    ) -> None:
+        self.loop = loop
+        self.executor = executor
+        self.input = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length.isdigit():
+            self.remaining: int | None = int(length)
+        elif environ.get("wsgi.input_terminated"):
+            self.remaining = None  # read until the stream ends
+        else:
+            self.remaining = 0
+        self.body_done = self.remaining == 0
+        self.messages: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.closed = False
+        self._owed = False
+        self.taken: asyncio.Event | None = None
+        self.finished: asyncio.Event | None = None
+
+    # -- the loop side -------------------------------------------------------------------
+
+    def bind(self) -> None:
+        self.taken = asyncio.Event()
+        self.finished = asyncio.Event()
+
+    async def receive(self) -> Message:
+        if not self.body_done and not self.closed:
+            data = await self.loop.run_in_executor(self.executor, self._read)
+            return {"type": "http.request", "body": data, "more_body": not self.body_done}
+        assert self.finished is not None
+        await self.finished.wait()
+        return {"type": "http.disconnect"}
+
+    def _read(self) -> bytes:
+        size = _CHUNK if self.remaining is None else min(_CHUNK, self.remaining)
+        data: bytes = self.input.read(size)
+        if self.remaining is not None:
+            self.remaining -= len(data)
+        if not data or self.remaining == 0:
+            self.body_done = True
+        return data
+
+    async def send(self, message: Message) -> None:
+        if self.closed:
+            return
+        self.messages.put(message)
+        if message["type"] == "http.response.body" and message.get("more_body", False):
+            assert self.taken is not None
+            await self.taken.wait()
+            self.taken.clear()
+
+    def end(self, failure: BaseException | None) -> None:
+        self.messages.put(_Failure(failure) if failure is not None else _END)
+        if self.finished is not None:
+            self.finished.set()
+
+    # -- the WSGI side -------------------------------------------------------------------
+
+    def pull(self) -> Message | None:
+        """The app's next message (``None`` once it has returned); raises what it raised.
+
+        Taking a message is what releases the ``send`` that put the previous chunk.
+        """
+        if self._owed:
+            self._owed = False
+            self.loop.call_soon_threadsafe(self._release)
+        message = self.messages.get()
+        if isinstance(message, _Failure):
+            raise message.exc
+        if message is _END:
+            return None
+        if message["type"] == "http.response.body" and message.get("more_body", False):
+            self._owed = True
+        assert isinstance(message, dict)
+        return message
+
+    def complete(self) -> None:
+        """The response is over (sent in full, or abandoned by the server)."""
+        self._owed = False
+        self.loop.call_soon_threadsafe(self._finish)
+
+    def _release(self) -> None:
+        if self.taken is not None:
+            self.taken.set()
+
+    def _finish(self) -> None:
+        self._release()
+        if self.finished is not None:
+            self.finished.set()
+
+
+class _Body:
+    """The WSGI response iterable: yields chunks as the app sends them."""
+
+    def __init__(
+        self, exchange: _Exchange, first: bytes, task: concurrent.futures.Future[None]
+    ) -> None:
+        self._exchange = exchange
+        self._first: bytes | None = first
+        self._more = True
+        self._task = task
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            if first:
+                return first
+        while self._more:
+            message = self._exchange.pull()
+            if message is None:
+                break
+            if message["type"] == "http.response.body":
+                self._more = message.get("more_body", False)
+                body: bytes = message.get("body", b"")
+                if body:
+                    return body
+        self._more = False
+        raise StopIteration
+
+    def close(self) -> None:
+        exchange = self._exchange
+        if self._more and not exchange.closed:
+            # The server stopped early (the client went away): stop the app.
+            exchange.closed = True
+            exchange.loop.call_soon_threadsafe(self._task.cancel)
+        exchange.complete()
+
+
+class ASGIBridge:
+    """A WSGI app running ``app`` (ASGI) on ``loop``; ``state`` is copied into each scope."""
+
+    def __init__(
+        self,
+        app: _ASGIApp,
+        loop: Callable[[], asyncio.AbstractEventLoop],
+        executor: concurrent.futures.Executor,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        self.app = app
+        self._loop = loop
+        self.executor = executor
+        self.state = state
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Any:
+        loop = self._loop()
+        scope = build_scope(environ, self.state)
+        exchange = _Exchange(environ, loop, self.executor)
+        task = asyncio.run_coroutine_threadsafe(self._run(scope, exchange), loop)
+        message = exchange.pull()
+        while message is not None and message["type"] != "http.response.start":
+            message = exchange.pull()
+        if message is None:
+            raise RuntimeError("the ASGI app returned without starting a response")
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in message.get("headers", ())
+        ]
+        start_response(_status_line(message["status"]), headers)
+        # Wait for the first chunk: most responses are one message, sent back at once.
+        while True:
+            message = exchange.pull()
+            if message is None:
+                exchange.complete()
+                return []
+            if message["type"] == "http.response.body":
+                body: bytes = message.get("body", b"")
+                if not message.get("more_body", False):
+                    exchange.complete()
+                    return [body] if body else []
+                if body:
+                    return _Body(exchange, body, task)
+
+    async def _run(self, scope: Scope, exchange: _Exchange) -> None:
+        exchange.bind()
+        failure: BaseException | None = None
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:
+            failure = exc
+        finally:
+            exchange.end(failure)

@@ -1,0 +1,104 @@
+"""Decide whether an exported ``app`` is a WSGI or an ASGI application."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.compatibility import guarantee_single_callable as _single_callable
+from asgiref.sync import iscoroutinefunction
+
+
+def guarantee_single_callable(app: Any) -> Any:
+    return _single_callable(app)  # type: ignore[no-untyped-call]
+
+
+class AppKind(enum.Enum):
+    WSGI = "wsgi"
+    ASGI = "asgi"
+
+    @property
+    def label(self) -> str:
+        return f"{self.value.upper()} app"
+
+
+class DetectionError(TypeError):
+    """The exported object is not recognisably a WSGI or an ASGI application."""
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """An app whose protocol is stated by its author, for callables detection cannot read."""
+
+    app: Any
+    kind: AppKind
+
+
+def as_asgi(app: Any) -> Declared:
+    """Declare ``app`` an ASGI application (3.0, or 2.0 double-callable): ``app = as_asgi(x)``."""
+    return Declared(app, AppKind.ASGI)
+
+
+def as_wsgi(app: Any) -> Declared:
+    """Declare ``app`` a WSGI (PEP 3333) application: ``app = as_wsgi(x)``."""
+    return Declared(app, AppKind.WSGI)
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    kind: AppKind
+    app: Any  # for ASGI always the single-callable (ASGI 3) form
+
+
+_OVERRIDE_HINT = (
+    "wrap it as `app = as_wsgi(obj)` or `app = as_asgi(obj)` "
+    "(from pagesfn.adapters import as_wsgi, as_asgi)"
+)
+
+
+def detect(obj: Any) -> Detected:
+    """Tell a WSGI app from an ASGI app by its call signature.
+
+    ``async def (scope, receive, send)`` (a function or an object's ``__call__``) is ASGI 3;
+    a class, or a sync ``__call__(scope)``, is ASGI 2; a sync callable taking
+    ``(environ, start_response)`` is WSGI. Raises :class:`DetectionError` otherwise.
+    """
+    if isinstance(obj, Declared):
+        if obj.kind is AppKind.ASGI:
+            return Detected(AppKind.ASGI, guarantee_single_callable(obj.app))
+        return Detected(AppKind.WSGI, obj.app)
+    if not callable(obj):
+        raise DetectionError(f"is a {type(obj).__name__}, not a WSGI or ASGI application")
+    if inspect.isclass(obj):
+        # An ASGI 2 application class: instantiated with the scope, then awaited.
+        return Detected(AppKind.ASGI, guarantee_single_callable(obj))
+    call = obj if inspect.isroutine(obj) else type(obj).__call__
+    if iscoroutinefunction(obj) or iscoroutinefunction(call):
+        return Detected(AppKind.ASGI, obj)
+    positional = _positional_count(obj)
+    if positional == 2:
+        return Detected(AppKind.WSGI, obj)
+    if positional == 1:
+        return Detected(AppKind.ASGI, guarantee_single_callable(obj))
+    what = "cannot be read" if positional is None else f"takes {positional} arguments"
+    raise DetectionError(
+        f"is a callable whose signature {what}, so pagesfn cannot tell WSGI from ASGI; "
+        + _OVERRIDE_HINT
+    )
+
+
+def _positional_count(obj: Any) -> int | None:
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return None
+        positional = parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        if positional and parameter.default is parameter.empty:
+            count += 1
+    return count

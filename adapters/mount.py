@@ -1,0 +1,50 @@
+"""Rewrite a request for an app mounted under a path prefix.
+
+The prefix always ends on a segment boundary (the matcher guarantees it: ``/flaskx`` never
+reaches a mount at ``/flask``). A request for the bare prefix is given to the app as its
+``/``, so every framework answers it from its root route instead of a 404 or a redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pagesfn.types import Environ, Scope
+
+
+def mount_scope(scope: Scope, prefix: str, state: dict[str, Any] | None = None) -> Scope:
+    """The ASGI scope for an app mounted at ``prefix`` (decoded, like ``"/flask"``).
+
+    ``root_path`` grows by the prefix and ``path`` stays the full path, as the ASGI spec,
+    Starlette and uvicorn have it; ``raw_path`` is left untouched.
+    """
+    child = dict(scope)
+    root_path: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    if root_path and not (path == root_path or path.startswith(root_path.rstrip("/") + "/")):
+        # A server of the older convention, with ``path`` relative to ``root_path``.
+        path = root_path.rstrip("/") + path
+    root_path = root_path.rstrip("/") + prefix.rstrip("/")
+    if path == root_path:
+        path += "/"
+    child["root_path"] = root_path
+    child["path"] = path
+    if state is not None:
+        # Each request gets a shallow copy of the state its app's lifespan filled in.
+        child["state"] = dict(state)
+    return child
+
+
+def mount_environ(environ: Environ, prefix: str) -> Environ:
+    """The WSGI environ for an app mounted at ``prefix``: the prefix moves from
+    ``PATH_INFO`` to ``SCRIPT_NAME``, both kept in PEP 3333's latin-1 form."""
+    child = dict(environ)
+    native = prefix.rstrip("/").encode("utf-8").decode("latin-1")
+    path_info: str = environ.get("PATH_INFO", "")
+    if path_info == native or path_info.startswith(native + "/"):
+        rest = path_info[len(native) :]
+    else:
+        rest = path_info  # not under the prefix as written; leave it for the app to answer
+    child["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + native
+    child["PATH_INFO"] = rest or "/"
+    return child

@@ -1,0 +1,220 @@
+"""Serve a WSGI application to an ASGI server.
+
+A request costs one hop to the thread pool when its body is small and its response fits the
+buffer: the body is read on the event loop first, the app runs and its whole response is
+collected in the worker thread, and the loop sends it. Larger bodies are pulled from
+``receive`` as the app reads them, and larger responses are streamed chunk by chunk with the
+worker waiting for each ``send`` (backpressure), so memory stays bounded either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import io
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+from pagesfn.errors import ClientDisconnected
+from pagesfn.types import ExcInfo, Message, Receive, Scope, Send, WSGIApp
+
+from .environ import build_environ
+
+#: Request bodies up to this size (with a Content-Length) are read before the app runs.
+PRELOAD_LIMIT = 256 * 1024
+#: Responses up to this size are collected and sent at once; larger ones are streamed.
+BUFFER_LIMIT = 256 * 1024
+
+
+class _ReceiveStream(io.RawIOBase):
+    """``wsgi.input`` for a body still arriving: pulls ``http.request`` messages."""
+
+    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+        self._receive = receive
+        self._loop = loop
+        self._pending = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._done:
+            message = asyncio.run_coroutine_threadsafe(_next(self._receive), self._loop).result()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            self._pending = message.get("body", b"")
+            self._done = not message.get("more_body", False)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+async def _next(receive: Receive) -> Message:
+    return await receive()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _content_length(scope: Scope) -> int | None:
+    """The body length the request promises; ``None`` when it is only known at its end."""
+    # HTTP/1 requests without Content-Length or Transfer-Encoding carry no body; HTTP/2
+    # ones may, since they end the body with the stream.
+    length: int | None = None if scope.get("http_version") == "2" else 0
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            return None
+    return length
+
+
+class _Exchange:
+    """The state of one request, shared by the event loop and the worker thread."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        send: Send,
+        head: bool,
+        receive: Receive | None,
+    ) -> None:
+        self.loop = loop
+        self.send = send
+        self.head = head
+        # Set when the body has been read in full, so ``receive`` is free to watch for a
+        # disconnect while a long response streams.
+        self.receive = receive
+        self.watcher: asyncio.Task[None] | None = None
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.streaming = False
+        self.disconnected = False
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        if exc_info is not None:
+            if self.streaming:
+                raise exc_info[1].with_traceback(exc_info[2])
+        elif self.status is not None:
+            raise RuntimeError("start_response was called twice without exc_info")
+        self.status, self.headers = status, list(headers)
+        return self.push
+
+    def push(self, chunk: bytes) -> None:
+        """Called in the worker for every body chunk the app produces."""
+        if self.status is None:
+            raise RuntimeError("the WSGI app produced a body before calling start_response")
+        if not chunk or self.head:
+            return
+        if self.streaming:
+            self._call(self._send_body(chunk, more=True))
+            return
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        if self.size > BUFFER_LIMIT:
+            self.streaming = True
+            buffered, self.chunks = self.chunks, []
+            self._call(self._send_start())
+            for piece in buffered:
+                self._call(self._send_body(piece, more=True))
+
+    def finish(self) -> None:
+        if self.streaming:
+            self._call(self._send_body(b"", more=False))
+
+    def _call(self, coroutine: Any) -> None:
+        if self.disconnected:
+            coroutine.close()
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+        except OSError:
+            # The server could not deliver: the client is gone. Stop feeding the app.
+            self.disconnected = True
+
+    def start_message(self, content_length: int | None) -> Message:
+        assert self.status is not None
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        if content_length is not None and not any(k == b"content-length" for k, _ in headers):
+            headers.append((b"content-length", str(content_length).encode()))
+        return {"type": "http.response.start", "status": int(self.status[:3]), "headers": headers}
+
+    async def _send_start(self) -> None:
+        await self.send(self.start_message(None))
+        if self.receive is not None:
+            self.watcher = asyncio.create_task(self._watch(self.receive))
+
+    async def _watch(self, receive: Receive) -> None:
+        # Servers may drop messages for a gone client silently (uvicorn does); only
+        # ``http.disconnect`` from ``receive`` tells the worker to stop.
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.disconnected = True
+
+    async def _send_body(self, chunk: bytes, *, more: bool) -> None:
+        await self.send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+
+class WSGIBridge:
+    """An ASGI app that runs ``app`` (WSGI) in ``executor``, a pool shared by the whole
+    pagesfn app rather than one per mount."""
+
+    def __init__(self, app: WSGIApp, executor: concurrent.futures.Executor) -> None:
+        self.app = app
+        self.executor = executor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        loop = asyncio.get_running_loop()
+        length = _content_length(scope)
+        preloaded = length is not None and length <= PRELOAD_LIMIT
+        body: IO[bytes]
+        if preloaded:
+            body = io.BytesIO(await _read_body(receive) if length else b"")
+        else:
+            body = io.BufferedReader(_ReceiveStream(receive, loop), 64 * 1024)
+        environ = build_environ(scope, body)
+        head = scope["method"] == "HEAD"
+        exchange = _Exchange(loop, send, head, receive if preloaded else None)
+        try:
+            await loop.run_in_executor(self.executor, self._run, environ, exchange)
+        finally:
+            if exchange.watcher is not None:
+                exchange.watcher.cancel()
+        if not exchange.streaming:
+            data = b"".join(exchange.chunks)
+            length = None if exchange.head else len(data)
+            await send(exchange.start_message(length))
+            await send({"type": "http.response.body", "body": data, "more_body": False})
+
+    def _run(self, environ: dict[str, Any], exchange: _Exchange) -> None:
+        iterable: Iterable[bytes] = self.app(environ, exchange.start_response)
+        try:
+            for chunk in iterable:
+                exchange.push(chunk)
+                if exchange.disconnected:
+                    break
+            if exchange.status is None:
+                raise RuntimeError("the WSGI app returned without calling start_response")
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+        exchange.finish()
