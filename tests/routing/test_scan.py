@@ -204,3 +204,52 @@ def test_syntax_error_keeps_its_route_with_the_error(tree):
     assert broken.error is not None
     assert "line 1" in broken.error
     assert broken.accepts("GET") and broken.accepts("POST")
+
+
+APP = "from flask import Flask\napp = Flask(__name__)\n"
+
+
+def test_catchall_exporting_an_app_is_a_mount(tree):
+    root = tree(
+        {
+            "flask/[[default]].py": APP,
+            "flask/health.py": HANDLER,
+            "[[root]].py": "application = object()\n",
+        }
+    )
+    table = scan(root)
+    kinds = {route.file: (route.kind, dict(route.handlers)) for route in table}
+    assert kinds == {
+        "flask/[[default]].py": (RouteKind.APP, {ANY: "app"}),
+        "flask/health.py": (RouteKind.HANDLER, {ANY: "on_request"}),
+        "[[root]].py": (RouteKind.APP, {ANY: "application"}),
+    }
+    # The sibling file is more specific than the mount, and the mounts come last.
+    assert [route.file for route in table] == ["flask/health.py", "flask/[[default]].py", "[[root]].py"]
+
+
+def test_an_app_and_handlers_in_one_catchall_is_an_error(tree):
+    (problem,) = problems_of(tree({"x/[[rest]].py": APP + HANDLER})).problems
+    assert problem.file == "x/[[rest]].py"
+    assert "both an app (`app`) and handlers (`on_request`)" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        ("flask.py", "flask/[[default]].py"),
+        ("flask/index.py", "flask/[[default]].py"),
+        ("index.py", "[[default]].py"),
+        ("a/[id].py", "a/[id]/[[default]].py"),
+    ],
+)
+def test_an_app_outside_a_catchall_names_the_file_to_use(tree, name, suggestion):
+    (problem,) = problems_of(tree({name: APP})).problems
+    assert problem.file == name
+    assert "only a catch-all file can mount an app" in problem.message
+    assert f"rename it `{suggestion}`" in problem.fix
+
+
+def test_handlers_beside_an_app_variable_stay_handlers(tree):
+    (route,) = scan(tree({"x.py": APP + HANDLER}))
+    assert route.kind is RouteKind.HANDLER
