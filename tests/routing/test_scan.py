@@ -225,7 +225,11 @@ def test_catchall_exporting_an_app_is_a_mount(tree):
         "[[root]].py": (RouteKind.APP, {ANY: "application"}),
     }
     # The sibling file is more specific than the mount, and the mounts come last.
-    assert [route.file for route in table] == ["flask/health.py", "flask/[[default]].py", "[[root]].py"]
+    assert [route.file for route in table] == [
+        "flask/health.py",
+        "flask/[[default]].py",
+        "[[root]].py",
+    ]
 
 
 def test_an_app_and_handlers_in_one_catchall_is_an_error(tree):

@@ -1,0 +1,153 @@
+"""The Flask demo the README starts: plain route files, and a Flask app mounted at /flask.
+
+WebTest drives the WSGI face like a browser (forms, links, cookies); ``serve`` runs the
+same checks on both faces, the ASGI one with its lifespan.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import webtest
+
+DEMO = Path(__file__).parents[2] / "demo_flask" / "functions"
+
+
+@pytest.fixture
+def browser(pages) -> webtest.TestApp:
+    """The demo's WSGI face in WebTest, which keeps cookies between requests."""
+    return webtest.TestApp(pages(DEMO).wsgi)
+
+
+# -- both faces ------------------------------------------------------------------------
+
+
+def test_demo_loads_eagerly_and_serves(serve):
+    client = serve(DEMO, eager=True)
+    assert "pagesfn demo" in client.get("/").text
+    assert client.get("/hello-pages/").text == "Hello from pagesfn!"
+    assert client.get("/api/users/1024").json()["id"] == "1024"
+    updated = client.request(
+        "PUT", "/api/users/7", body='{"name": "Ada"}', headers={"Content-Type": "application/json"}
+    )
+    assert updated.json() == {"id": "7", "updated": {"name": "Ada"}}
+    first = client.get("/api/visit").json()["visitCount"]
+    assert client.get("/api/visit").json()["visitCount"] == first + 1
+    missing = client.get("/api/books/list")
+    assert (missing.status, missing.json()["rest"]) == (404, ["books", "list"])
+
+
+def test_index_links_to_the_flask_app(serve):
+    page = serve(DEMO).get("/").text
+    for link in ('href="/flask/"', 'href="/flask/about/"', 'href="/flask/health"'):
+        assert link in page
+
+
+@pytest.mark.parametrize("path", ["/flask", "/flask/"])
+def test_the_bare_prefix_reaches_the_apps_root(serve, path):
+    response = serve(DEMO).get(path)
+    assert response.status == 200
+    assert response.header("Content-Type") == "text/html; charset=utf-8"
+    # Links built by url_for carry the mount prefix.
+    assert '<link rel="stylesheet" href="/flask/static/style.css">' in response.text
+    assert 'action="/flask/notes"' in response.text
+    assert 'href="/flask/about/"' in response.text
+
+
+def test_flask_serves_its_static_files_under_the_prefix(serve):
+    response = serve(DEMO).get("/flask/static/style.css")
+    assert response.status == 200
+    assert response.header("Content-Type") == "text/css; charset=utf-8"
+    assert "/flask/static/style.css" in response.text  # the file's own comment
+
+
+def test_health_file_beside_the_mount_is_answered_by_pagesfn(serve):
+    response = serve(DEMO).get("/flask/health")
+    assert response.json() == {"status": "ok", "served_by": "flask/health.py"}
+
+
+def test_post_redirect_get_with_flash_and_session(serve):
+    client = serve(DEMO)
+    posted = client.request("POST", "/flask/notes", data={"title": "Buy milk", "author": "Ada"})
+    assert posted.status == 303
+    assert posted.header("Location") == "/flask/"
+
+    # The redirect target shows the note, the flash message and the remembered author.
+    page = client.get("/flask/").text
+    assert "Note “Buy milk” added." in page
+    assert '<a href="/flask/notes/1">Buy milk</a>' in page
+    assert '<input name="author" value="Ada"' in page
+
+    # A flash message is shown once; the session outlives it.
+    again = client.get("/flask/").text
+    assert "added." not in again
+    assert '<input name="author" value="Ada"' in again
+
+
+def test_invalid_note_is_not_stored(serve):
+    client = serve(DEMO)
+    response = client.request("POST", "/flask/notes", data={"title": "  ", "body": "text"})
+    assert response.status == 400
+    assert "A title is required." in response.text
+    assert "The note was not saved" in response.text
+    assert ">text</textarea>" in response.text  # what was typed is kept
+    assert "No notes yet" in client.get("/flask/").text
+
+
+def test_flask_redirects_and_errors_stay_under_the_prefix(serve):
+    client = serve(DEMO)
+    redirected = client.get("/flask/about")  # Flask adds the trailing slash of /about/
+    assert redirected.status == 308
+    assert redirected.header("Location").endswith("/flask/about/")
+    about = client.get("/flask/about/").text
+    assert "<td><code>/flask</code></td>" in about  # request.script_root
+    assert "<td><code>/about/</code></td>" in about  # request.path, relative to the mount
+    assert client.get("/flask/notes/99").status == 404
+
+
+# -- the WSGI face, clicked through like a browser ---------------------------------------
+
+
+def test_browse_add_show_and_delete_a_note(browser):
+    home = browser.get("/flask/")
+    assert home.html.title.string == "Notes · Flask on pagesfn"
+
+    form = home.forms["note-form"]
+    form["title"] = "Water the plants"
+    form["body"] = "The fern too."
+    form["author"] = "Grace"
+    posted = form.submit()
+    assert posted.status_int == 303
+    assert posted.headers["Location"] == "/flask/"
+
+    listing = posted.follow()
+    assert listing.html.select_one(".flash.success").text == "Note “Water the plants” added."
+    assert listing.forms["note-form"]["author"].value == "Grace"  # from the session
+
+    note = listing.click("Water the plants")
+    assert note.request.path == "/flask/notes/1"
+    assert "The fern too." in note
+    assert "by Grace" in note
+
+    deleted = note.forms[0].submit().follow()
+    assert deleted.html.select_one(".flash.success").text == "Note “Water the plants” deleted."
+    assert "No notes yet" in deleted
+
+
+def test_every_link_on_the_notes_page_resolves(browser):
+    home = browser.get("/flask/")
+    for link in home.html.select("a[href], link[href]"):
+        href = link["href"]
+        assert href.startswith("/"), href
+        response = browser.get(href).maybe_follow()
+        assert response.status_int == 200, href
+
+
+def test_form_validation_keeps_the_input(browser):
+    form = browser.get("/flask/").forms["note-form"]
+    form["title"] = "x" * 81
+    rejected = form.submit(status=400)
+    assert rejected.html.select_one(".flash.error") is not None
+    assert "Use at most 80 characters." in rejected
+    assert rejected.forms["note-form"]["title"].value == "x" * 81
