@@ -1,10 +1,14 @@
-"""In-process benchmarks of pagesfn: ``python -m benchmarks`` (``--quick`` for a smoke run).
+"""Benchmarks of pagesfn: ``python -m benchmarks`` (``--quick`` for a smoke run).
 
-Every benchmark calls ASGI applications directly, on one event loop, with no server and
-no network, through the single timing loop in :mod:`benchmarks.timing`:
+Apps are called directly, on one event loop, with no server and no network, through the
+single timing loop in :mod:`benchmarks.timing` (WSGI apps through its WSGI twin);
+``mounts`` also serves its apps over loopback HTTP, through :mod:`benchmarks.serving`:
 
 * ``dispatch``: the per-request cost of the full app for a tree of 10 routes against a
   tree of 10,000 routes (routing must not grow with the tree);
 * ``handler``: a plain async handler served by pagesfn, by the equivalent Starlette route
-  and by a bare ASGI callable, measured in the same run.
+  and by a bare ASGI callable, measured in the same run;
+* ``mounts``: Flask and FastAPI apps mounted by catch-all route files, against Starlette
+  with a2wsgi and against each app served alone, in-process and (not in ``--quick``)
+  under uvicorn and gunicorn with wrk as the load.
 """

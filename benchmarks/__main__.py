@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import dispatch, handler
+from . import dispatch, handler, mounts
 from .report import as_json, header, machine, missed, render
 from .results import Result
 from .timing import FULL, QUICK, Settings
@@ -18,6 +18,7 @@ from .timing import FULL, QUICK, Settings
 BENCHMARKS: dict[str, Callable[[Settings], Result]] = {
     "dispatch": dispatch.run,
     "handler": handler.run,
+    "mounts": mounts.run,
 }
 
 

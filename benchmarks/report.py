@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -14,7 +16,18 @@ from typing import Any
 from .results import Ratio, Result
 from .timing import Settings
 
-PACKAGES = ("pagesfn", "starlette", "werkzeug")
+PACKAGES = (
+    "pagesfn",
+    "starlette",
+    "werkzeug",
+    "flask",
+    "fastapi",
+    "a2wsgi",
+    "uvicorn",
+    "gunicorn",
+    "uvloop",
+    "httptools",
+)
 
 
 def progress(benchmark: str, message: str) -> None:
@@ -28,7 +41,22 @@ def machine() -> dict[str, Any]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "platform": platform.platform(),
         "versions": {name: _version(name) for name in PACKAGES},
+        "tools": {"wrk": wrk_version()},
     }
+
+
+def wrk_version() -> str:
+    """``wrk``'s version as it prints it, or ``"not installed"``."""
+    path = shutil.which("wrk")
+    if path is None:
+        return "not installed"
+    try:
+        # ``wrk -v`` prints "wrk 4.1.0 [epoll] Copyright ..." and exits with status 1.
+        done = subprocess.run([path, "-v"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown version"
+    words = (done.stdout or done.stderr).split()
+    return words[1] if len(words) >= 2 else "unknown version"
 
 
 def _version(name: str) -> str:
@@ -40,12 +68,14 @@ def _version(name: str) -> str:
 
 def header(info: dict[str, Any], settings: Settings) -> str:
     versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
+    tools = ", ".join(f"{name} {version}" for name, version in info["tools"].items())
     mode = "quick smoke run, targets not checked" if settings.quick else "full run"
     return "\n".join(
         [
             "pagesfn benchmarks",
             f"  machine:  {info['cores']} cores, {info['python']}, {info['platform']}",
             f"  versions: {versions}",
+            f"  tools:    {tools}",
             f"  method:   {settings.repetitions} interleaved repetitions of ~{settings.seconds:g} s"
             f" per case, median per request; {mode}",
         ]
@@ -81,6 +111,9 @@ def render(result: Result, settings: Settings) -> str:
         lines.append("")
         rows = [[f.label, f"{f.value:,.1f} {f.unit}"] for f in result.figures]
         lines += _table(["start-up", "time"], rows, right=(1,))
+    if result.notes:
+        lines.append("")
+        lines += [f"  {note}" for note in result.notes]
     return "\n".join(lines)
 
 
@@ -124,6 +157,7 @@ def _result_json(result: Result) -> dict[str, Any]:
             for ratio in result.ratios
         ],
         "figures": [asdict(figure) for figure in result.figures],
+        "notes": list(result.notes),
     }
 
 

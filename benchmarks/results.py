@@ -44,3 +44,4 @@ class Result:
     rows: tuple[Row, ...]
     ratios: tuple[Ratio, ...]
     figures: tuple[Figure, ...] = ()
+    notes: tuple[str, ...] = ()  # printed under the tables: how a part ran, or why it did not

@@ -1,22 +1,26 @@
-"""The one timing loop of the suite: ASGI apps called in-process, on one event loop.
+"""The one timing loop of the suite: apps called in-process, on one event loop.
 
-Each request gets a fresh shallow copy of a prepared ``http`` scope, a ``receive`` that
-returns an empty body and a ``send`` that discards messages, so what is timed is the app
-plus a few hundred nanoseconds of driver, the same for every app. The garbage collector
-stays enabled (allocation is part of what an app costs) and runs before each repetition.
+Each ASGI request gets a fresh shallow copy of a prepared ``http`` scope, a ``receive``
+that returns an empty body and a ``send`` that discards messages; each WSGI request a
+fresh shallow copy of a prepared environ and a ``start_response`` that ignores its
+arguments, its body iterated and closed. What is timed is the app plus a few hundred
+nanoseconds of driver, the same for every app. The garbage collector stays enabled
+(allocation is part of what an app costs) and runs before each repetition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import math
 import statistics
-from collections.abc import Sequence
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from time import perf_counter_ns
 
-from pagesfn.types import ASGIApp, Message, Scope
+from pagesfn.types import ASGIApp, Environ, ExcInfo, Message, Scope, WSGIApp
 
 # Calls in the first warm-up round; rounds double until one lasts ``Settings.warmup``.
 _FIRST_ROUND = 16
@@ -49,6 +53,20 @@ class Case:
     app: ASGIApp
     path: str
     expect: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WSGICase:
+    """One WSGI app answering one path; ``expect`` is the body it must send back."""
+
+    name: str
+    app: WSGIApp
+    path: str
+    expect: bytes
+
+
+# Times a number of calls, in nanoseconds: the timing loop bound to one case.
+Timer = Callable[[int], Awaitable[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +113,32 @@ def http_scope(path: str, method: str = "GET") -> Scope:
     }
 
 
+def wsgi_environ(path: str, method: str = "GET") -> Environ:
+    """The environ a server such as gunicorn passes for a plain request to ``path``."""
+    return {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "RAW_URI": path,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_PORT": "51000",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": "pagesfn-benchmarks",
+        "HTTP_ACCEPT": "*/*",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
 async def receive() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
@@ -103,10 +147,30 @@ async def discard(message: Message) -> None:
     return None
 
 
+def _write(data: bytes) -> None:
+    return None
+
+
+def ignore_start(
+    status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None, /
+) -> Callable[[bytes], object]:
+    return _write
+
+
 def measure(cases: Sequence[Case], settings: Settings) -> list[Stats]:
     """Time ``cases`` on one event loop, interleaving repetitions (A, B, C, A, B, C, ...)
     so drift of the machine spreads evenly over them. Returns one :class:`Stats` each."""
     return asyncio.run(_measure(cases, settings))
+
+
+def measure_wsgi(cases: Sequence[WSGICase], settings: Settings) -> list[Stats]:
+    """:func:`measure` for WSGI apps, called in the measuring thread."""
+    timers: list[Timer] = []
+    for case in cases:
+        environ = wsgi_environ(case.path)
+        _check_wsgi(case, environ)
+        timers.append(_wsgi_timer(case.app, environ))
+    return asyncio.run(_interleave(timers, settings))
 
 
 def time_ratio(numerator: Stats, denominator: Stats) -> float:
@@ -117,32 +181,56 @@ def time_ratio(numerator: Stats, denominator: Stats) -> float:
 
 
 async def _measure(cases: Sequence[Case], settings: Settings) -> list[Stats]:
-    scopes = [http_scope(case.path) for case in cases]
-    calls = []
-    for case, scope in zip(cases, scopes, strict=True):
+    timers: list[Timer] = []
+    for case in cases:
+        scope = http_scope(case.path)
         await _check(case, scope)
-        calls.append(await _calibrate(case.app, scope, settings))
-    samples: list[list[float]] = [[] for _ in cases]
+        timers.append(_asgi_timer(case.app, scope))
+    return await _interleave(timers, settings)
+
+
+async def _interleave(timers: Sequence[Timer], settings: Settings) -> list[Stats]:
+    calls = [await _calibrate(timer, settings) for timer in timers]
+    samples: list[list[float]] = [[] for _ in timers]
     for _ in range(settings.repetitions):
-        for case, scope, n, sample in zip(cases, scopes, calls, samples, strict=True):
+        for timer, n, sample in zip(timers, calls, samples, strict=True):
             gc.collect()
-            sample.append(await _time(case.app, scope, n) / n)
+            sample.append(await timer(n) / n)
     return [Stats(n, tuple(sample)) for n, sample in zip(calls, samples, strict=True)]
 
 
-async def _time(app: ASGIApp, scope: Scope, calls: int) -> int:
-    """Nanoseconds taken by ``calls`` requests: the timing loop."""
-    start = perf_counter_ns()
-    for _ in range(calls):
-        await app(dict(scope), receive, discard)
-    return perf_counter_ns() - start
+def _asgi_timer(app: ASGIApp, scope: Scope) -> Timer:
+    async def time(calls: int) -> int:
+        """Nanoseconds taken by ``calls`` requests: the timing loop."""
+        start = perf_counter_ns()
+        for _ in range(calls):
+            await app(dict(scope), receive, discard)
+        return perf_counter_ns() - start
+
+    return time
 
 
-async def _calibrate(app: ASGIApp, scope: Scope, settings: Settings) -> int:
-    """Warm ``app`` up and return how many calls make one repetition."""
+def _wsgi_timer(app: WSGIApp, environ: Environ) -> Timer:
+    async def time(calls: int) -> int:
+        """The timing loop for WSGI: no await, so nothing else runs meanwhile."""
+        start = perf_counter_ns()
+        for _ in range(calls):
+            result: Iterable[bytes] = app(dict(environ), ignore_start)
+            for _chunk in result:
+                pass
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return perf_counter_ns() - start
+
+    return time
+
+
+async def _calibrate(timer: Timer, settings: Settings) -> int:
+    """Warm a case up and return how many calls make one repetition."""
     calls = _FIRST_ROUND
     while True:
-        elapsed = await _time(app, scope, calls)
+        elapsed = await timer(calls)
         if elapsed >= settings.warmup * 1e9:
             break
         calls *= 2
@@ -160,6 +248,31 @@ async def _check(case: Case, scope: Scope) -> None:
     status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     if status != 200 or body != case.expect:
+        raise BenchmarkError(
+            f"{case.name} answered GET {case.path} with {status} {body[:80]!r}; "
+            f"expected 200 {case.expect!r}"
+        )
+
+
+def _check_wsgi(case: WSGICase, environ: Environ) -> None:
+    """Fail unless ``case`` answers 200 with the expected body."""
+    started: list[str] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None, /
+    ) -> Callable[[bytes], object]:
+        started.append(status)
+        return _write
+
+    result = case.app(dict(environ), start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status = started[-1] if started else None
+    if status is None or not status.startswith("200") or body != case.expect:
         raise BenchmarkError(
             f"{case.name} answered GET {case.path} with {status} {body[:80]!r}; "
             f"expected 200 {case.expect!r}"

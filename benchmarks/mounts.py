@@ -1,0 +1,236 @@
+"""Apps mounted by a catch-all route file, against the usual way of serving each.
+
+One functions tree exports two apps from catch-all route files, the Flask app of
+:mod:`benchmarks.mounted_apps` at ``/flask`` and its FastAPI app at ``/api``; each peer
+serves an instance of the same app:
+
+* Flask on the ASGI face (pagesfn's ``WSGIBridge``) against Starlette's
+  ``Mount("/flask", app=a2wsgi.WSGIMiddleware(flask_app))``: both run the WSGI app in a
+  thread pool, so every request awaits a thread hop;
+* FastAPI mounted at ``/api`` against the same FastAPI app serving ``/hello`` by itself;
+* Flask on the WSGI face (``Pages(tree).wsgi``, which calls it directly) against the
+  Flask app by itself.
+
+Each is measured in-process, with the timing loop of :mod:`benchmarks.timing`, and over
+HTTP (not in ``--quick``): the ASGI apps under uvicorn, the WSGI apps under gunicorn, the
+load from wrk in its own process (:mod:`benchmarks.serving`). A missing wrk, uvicorn or
+gunicorn skips its part with a note instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from a2wsgi import WSGIMiddleware
+
+from pagesfn import Pages
+from pagesfn.types import WSGIApp
+
+from . import serving
+from .mounted_apps import (
+    HELLO,
+    HELLO_JSON,
+    fastapi_app,
+    flask_app,
+    starlette_a2wsgi,
+    starlette_fastapi,
+)
+from .report import progress
+from .results import Ratio, Result, Row
+from .timing import Case, Settings, Stats, WSGICase, measure, measure_wsgi, time_ratio
+from .trees import functions_tree, pages_app
+
+FLASK_TARGET = 2.0  # pagesfn's Flask mount on the ASGI face, in req/s of Starlette + a2wsgi
+FASTAPI_TARGET = 0.97  # pagesfn's FastAPI mount, in req/s of FastAPI by itself
+WSGI_TARGET = 0.95  # the Flask mount on the WSGI face, in req/s of Flask by itself (HTTP)
+
+LOAD = serving.Load()
+
+FUNCTIONS = "functions"
+_ROUTE = "from benchmarks.mounted_apps import {factory}\n\napp = {factory}()\n"
+FILES = {
+    f"{FUNCTIONS}/flask/[[default]].py": _ROUTE.format(factory="flask_app"),
+    f"{FUNCTIONS}/api/[[default]].py": _ROUTE.format(factory="fastapi_app"),
+    # What the servers import: the pagesfn app, its WSGI face and the peers.
+    "pages_server.py": (
+        "from pathlib import Path\n\n"
+        "from pagesfn import Pages\n\n"
+        f"app = Pages(Path(__file__).parent / {FUNCTIONS!r})\n"
+        "wsgi = app.wsgi\n"
+    ),
+    "peer_server.py": (
+        "from benchmarks.mounted_apps import fastapi_app, flask_app, starlette_a2wsgi\n\n"
+        "flask = flask_app()\n"
+        "fastapi = fastapi_app()\n"
+        "starlette = starlette_a2wsgi()\n"
+    ),
+}
+
+HELLO_BODY = HELLO.encode()
+FLASK_PATH = "/flask/hello"
+API_PATH = "/api/hello"
+ALONE_PATH = "/hello"
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """pagesfn against its peer for one scenario; ``target`` bounds pagesfn's throughput
+    relative to the peer's (``None``: reported only)."""
+
+    group: str
+    ours: str
+    theirs: str
+    label: str
+    target: float | None
+
+
+FLASK_ASGI = Pair(
+    f"Flask {FLASK_PATH}, ASGI",
+    "pagesfn mount (WSGIBridge)",
+    "Starlette Mount + a2wsgi",
+    "Flask on ASGI: pagesfn req/s / Starlette+a2wsgi req/s",
+    FLASK_TARGET,
+)
+FASTAPI = Pair(
+    f"FastAPI {API_PATH}",
+    "pagesfn mount",
+    f"FastAPI alone ({ALONE_PATH})",
+    "FastAPI: pagesfn mount req/s / FastAPI alone req/s",
+    FASTAPI_TARGET,
+)
+FLASK_WSGI = Pair(
+    f"Flask {FLASK_PATH}, WSGI",
+    "pagesfn.wsgi mount",
+    f"Flask alone ({ALONE_PATH})",
+    "Flask on WSGI: pagesfn.wsgi mount req/s / Flask alone req/s",
+    WSGI_TARGET,
+)
+
+
+def run(settings: Settings) -> Result:
+    rows: list[Row] = []
+    ratios: list[Ratio] = []
+    notes = [
+        "in-process: the apps called directly, no server; over HTTP: pagesfn and its peer "
+        "each served by its own server process on 127.0.0.1"
+    ]
+    with functions_tree(FILES) as root:
+        with pages_app(root / FUNCTIONS) as (pages, _):
+            _in_process(pages, settings, rows, ratios)
+        if settings.quick:
+            notes.append("over HTTP: skipped in --quick (the full run serves the apps)")
+            progress("mounts", "over HTTP: skipped in --quick")
+        else:
+            _over_http(root, rows, ratios, notes)
+    return Result(
+        "mounts",
+        "Flask and FastAPI mounted in pagesfn vs served the usual way",
+        tuple(rows),
+        tuple(ratios),
+        notes=tuple(notes),
+    )
+
+
+def _add(
+    pair: Pair,
+    where: str,
+    stats: Sequence[Stats],
+    rows: list[Row],
+    ratios: list[Ratio],
+    target: float | None,
+) -> None:
+    ours, theirs = stats
+    group = f"{pair.group}, {where}"
+    rows += [Row(group, pair.ours, ours), Row(group, pair.theirs, theirs)]
+    # A throughput ratio is the inverse of the time ratio.
+    ratios.append(Ratio(f"{where}: {pair.label}", time_ratio(theirs, ours), target))
+
+
+def _in_process(pages: Pages, settings: Settings, rows: list[Row], ratios: list[Ratio]) -> None:
+    middleware = WSGIMiddleware(flask_app())  # type: ignore[arg-type]
+    try:
+        progress("mounts", f"in-process: timing {FLASK_ASGI.group}")
+        cases = [
+            Case(FLASK_ASGI.ours, pages, FLASK_PATH, HELLO_BODY),
+            Case(FLASK_ASGI.theirs, starlette_a2wsgi(middleware), FLASK_PATH, HELLO_BODY),
+        ]
+        _add(FLASK_ASGI, "in-process", measure(cases, settings), rows, ratios, FLASK_TARGET)
+    finally:
+        middleware.executor.shutdown(wait=False)
+
+    progress("mounts", f"in-process: timing {FASTAPI.group}")
+    cases = [
+        Case(FASTAPI.ours, pages, API_PATH, HELLO_JSON),
+        Case(FASTAPI.theirs, fastapi_app(), ALONE_PATH, HELLO_JSON),
+        # A reference, not a target: the same app under Starlette's Mount("/api").
+        Case("Starlette Mount", starlette_fastapi(), API_PATH, HELLO_JSON),
+    ]
+    ours, alone, mounted = measure(cases, settings)
+    _add(FASTAPI, "in-process", (ours, alone), rows, ratios, FASTAPI_TARGET)
+    rows.append(Row(rows[-1].group, cases[2].name, mounted))
+    label = "in-process: FastAPI: pagesfn mount req/s / Starlette Mount req/s"
+    ratios.append(Ratio(label, time_ratio(mounted, ours)))
+
+    progress("mounts", f"in-process: timing {FLASK_WSGI.group}")
+    wsgi_cases = [
+        WSGICase(FLASK_WSGI.ours, pages.wsgi, FLASK_PATH, HELLO_BODY),
+        # Flask annotates start_response with werkzeug's protocol, not pagesfn's.
+        WSGICase(FLASK_WSGI.theirs, cast(WSGIApp, flask_app()), ALONE_PATH, HELLO_BODY),
+    ]
+    # The WSGI target is set for a server's view (gunicorn, below); in-process, where a
+    # Flask hello is all there is to time, the ratio is reported only.
+    _add(FLASK_WSGI, "in-process", measure_wsgi(wsgi_cases, settings), rows, ratios, None)
+
+
+def _over_http(root: Path, rows: list[Row], ratios: list[Ratio], notes: list[str]) -> None:
+    missing = serving.missing_tools("uvicorn")
+    if missing:
+        note = f"over HTTP: skipped: {', '.join(missing)} not installed"
+        notes.append(note)
+        progress("mounts", note)
+        return
+    no_gunicorn = serving.missing_tools("gunicorn", wrk=False)
+
+    pages_asgi = serving.uvicorn("uvicorn pagesfn", "pages_server:app", root)
+    a2wsgi_asgi = serving.uvicorn("uvicorn Starlette+a2wsgi", "peer_server:starlette", root)
+    fastapi_asgi = serving.uvicorn("uvicorn FastAPI", "peer_server:fastapi", root)
+    servers = [pages_asgi, a2wsgi_asgi, fastapi_asgi]
+    pages_wsgi = serving.gunicorn("gunicorn pagesfn.wsgi", "pages_server:wsgi", root)
+    flask_wsgi = serving.gunicorn("gunicorn Flask", "peer_server:flask", root)
+    if not no_gunicorn:
+        servers += [pages_wsgi, flask_wsgi]
+
+    with ExitStack() as stack:
+        urls: dict[str, str] = {}
+        for server in servers:
+            progress("mounts", f"over HTTP: starting {server.name}")
+            urls[server.name] = stack.enter_context(serving.serve(server, root))
+        plan = [
+            (FLASK_ASGI, "uvicorn", pages_asgi, FLASK_PATH, a2wsgi_asgi, FLASK_PATH, HELLO_BODY),
+            (FASTAPI, "uvicorn", pages_asgi, API_PATH, fastapi_asgi, ALONE_PATH, HELLO_JSON),
+        ]
+        if not no_gunicorn:
+            plan.append(
+                (FLASK_WSGI, "gunicorn", pages_wsgi, FLASK_PATH, flask_wsgi, ALONE_PATH, HELLO_BODY)
+            )
+        targets: list[serving.Target] = []
+        for _, _, ours, our_path, theirs, their_path, expect in plan:
+            targets.append(serving.Target(ours.name, urls[ours.name] + our_path, expect))
+            targets.append(serving.Target(theirs.name, urls[theirs.name] + their_path, expect))
+        progress("mounts", f"over HTTP: {len(targets)} cases, {LOAD.describe()}")
+        stats = serving.measure_http(targets, LOAD, "mounts")
+
+    for index, (pair, server_kind, *_) in enumerate(plan):
+        where = f"HTTP {server_kind}"
+        _add(pair, where, stats[2 * index : 2 * index + 2], rows, ratios, pair.target)
+    notes.append(f"over HTTP: load from {LOAD.describe()}")
+    for server in servers:
+        notes.append(f"  {server.name}: {serving.command_line(server, root)}")
+    if no_gunicorn:
+        note = "WSGI over HTTP (gunicorn): skipped: gunicorn not installed"
+        notes.append(note)
+        progress("mounts", note)

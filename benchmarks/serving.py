@@ -1,0 +1,287 @@
+"""Apps measured over HTTP: real servers as subprocesses on loopback, ``wrk`` as the load.
+
+Each server is started from modules written to a temporary folder, on ``127.0.0.1`` and a
+free port, waited for until it answers, and always terminated (``serve`` is a context
+manager). ``wrk`` runs in its own process with keep-alive connections, for a bounded time;
+its repetitions are interleaved across the servers as the in-process loop interleaves
+cases, and each becomes one value of a :class:`~benchmarks.timing.Stats` (nanoseconds per
+request at the measured throughput, so ``Stats.rps`` is wrk's requests per second).
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .report import progress
+from .timing import BenchmarkError, Stats
+
+_HOST = "127.0.0.1"
+_START_TIMEOUT = 30.0  # seconds a server has to answer its first request
+_STOP_TIMEOUT = 10.0  # seconds a server has to exit after SIGTERM before it is killed
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """How ``wrk`` loads each server: ``repetitions`` runs of ``seconds`` per target,
+    interleaved, after one ``warmup`` run each."""
+
+    repetitions: int = 5
+    seconds: int = 3
+    warmup: int = 1
+    connections: int = 16
+    threads: int = 1
+
+    def describe(self) -> str:
+        return (
+            f"wrk -t{self.threads} -c{self.connections} (keep-alive), {self.repetitions}"
+            f" interleaved runs of {self.seconds} s per case after a {self.warmup} s warm-up;"
+            " us/req is 1 / throughput, calls/rep the median requests of one run"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A server command; ``{port}`` in ``argv`` is replaced by the port it must bind."""
+
+    name: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One running server answering one path with ``expect``."""
+
+    name: str
+    url: str
+    expect: bytes
+
+
+def missing_tools(*modules: str, wrk: bool = True) -> list[str]:
+    """The tools among ``wrk`` and the Python ``modules`` that are not installed."""
+    missing = ["wrk"] if wrk and shutil.which("wrk") is None else []
+    return missing + [name for name in modules if importlib.util.find_spec(name) is None]
+
+
+def uvicorn(name: str, target: str, app_dir: Path) -> Server:
+    """uvicorn serving ``target`` (``module:attr`` in ``app_dir``): one worker, no access
+    log, the loop and HTTP implementations it picks by default."""
+    return Server(
+        name,
+        (
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--app-dir",
+            str(app_dir),
+            "--host",
+            _HOST,
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "3",
+        ),
+    )
+
+
+# gunicorn's worker for both WSGI servers: one gthread worker keeps connections alive, as
+# wrk expects (the sync worker closes each one, so wrk would mostly time TCP handshakes).
+GUNICORN_WORKER = ("gthread", 4)  # (worker class, threads)
+
+
+def gunicorn(name: str, target: str, app_dir: Path) -> Server:
+    """gunicorn serving ``target`` (``module:attr`` in ``app_dir``) with one worker of
+    :data:`GUNICORN_WORKER`; the access log is off by default."""
+    worker, threads = GUNICORN_WORKER
+    return Server(
+        name,
+        (
+            sys.executable,
+            "-m",
+            "gunicorn",
+            target,
+            "--chdir",
+            str(app_dir),
+            "--bind",
+            f"{_HOST}:{{port}}",
+            "--workers",
+            "1",
+            "--worker-class",
+            worker,
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "3",
+        ),
+    )
+
+
+def command_line(server: Server, workdir: Path) -> str:
+    """``server``'s command as a user would type it, ``workdir`` shown as ``TMP``."""
+    argv = ["python" if arg == sys.executable else arg for arg in server.argv]
+    return " ".join(argv).replace(str(workdir), "TMP").replace("{port}", "PORT")
+
+
+@contextmanager
+def serve(server: Server, workdir: Path) -> Iterator[str]:
+    """Start ``server`` (its log in ``workdir``) and yield its base URL once it answers;
+    terminate it on exit."""
+    port = _free_port()
+    argv = [arg.replace("{port}", str(port)) for arg in server.argv]
+    log_path = workdir / f"{re.sub(r'[^a-z0-9]+', '-', server.name.lower())}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env=_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(server.name, process, port, log_path)
+            yield f"http://{_HOST}:{port}"
+        finally:
+            _stop(process)
+
+
+def check(target: Target) -> None:
+    """Fail unless ``target`` answers 200 with the expected body."""
+    status, body = _get(target.url)
+    if status != 200 or body != target.expect:
+        raise BenchmarkError(
+            f"{target.name} answered GET {target.url} with {status} {body[:80]!r}; "
+            f"expected 200 {target.expect!r}"
+        )
+
+
+def measure_http(targets: Sequence[Target], load: Load, benchmark: str) -> list[Stats]:
+    """Load each of ``targets`` with wrk: a warm-up run each, then ``load.repetitions``
+    interleaved runs (A, B, C, A, B, C, ...). Returns one :class:`Stats` each."""
+    for target in targets:
+        check(target)
+    for target in targets:
+        progress(benchmark, f"warming up {target.name}: GET {target.url}")
+        _wrk(target, load, load.warmup)
+    samples: list[list[float]] = [[] for _ in targets]
+    counts: list[list[int]] = [[] for _ in targets]
+    for repetition in range(load.repetitions):
+        progress(benchmark, f"over HTTP: repetition {repetition + 1} of {load.repetitions}")
+        for target, sample, count in zip(targets, samples, counts, strict=True):
+            requests, rps = _wrk(target, load, load.seconds)
+            sample.append(1e9 / rps)
+            count.append(requests)
+    return [
+        Stats(round(statistics.median(count)), tuple(sample))
+        for sample, count in zip(samples, counts, strict=True)
+    ]
+
+
+def _wrk(target: Target, load: Load, seconds: int) -> tuple[int, float]:
+    """One wrk run against ``target``: (requests completed, requests per second)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise BenchmarkError("wrk is not installed")
+    argv = [
+        wrk,
+        f"-t{load.threads}",
+        f"-c{load.connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        target.url,
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    out = done.stdout
+    count = re.search(r"(\d+) requests in ", out)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if done.returncode != 0 or count is None or rate is None:
+        raise BenchmarkError(f"wrk failed against {target.name}:\n{out}{done.stderr}")
+    if "Non-2xx or 3xx responses" in out or "Socket errors" in out:
+        raise BenchmarkError(f"wrk saw errors from {target.name}:\n{out}")
+    return int(count.group(1)), float(rate.group(1))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((_HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _environment() -> dict[str, str]:
+    """The benchmark's environment, with this checkout importable (``benchmarks`` is not
+    installed; the generated modules import its apps)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    rest = url.removeprefix("http://")
+    address, _, path = rest.partition("/")
+    host, _, port = address.partition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        connection.request("GET", "/" + path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def _wait_until_up(name: str, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT
+    while True:
+        code = process.poll()
+        if code is not None:
+            raise BenchmarkError(f"{name} exited with status {code} on start:\n{_tail(log)}")
+        try:
+            _get(f"http://{_HOST}:{port}/", timeout=5.0)  # any status will do
+            return
+        except (OSError, http.client.HTTPException):
+            if time.monotonic() > deadline:
+                raise BenchmarkError(
+                    f"{name} did not answer within {_START_TIMEOUT:g} s:\n{_tail(log)}"
+                ) from None
+            time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
