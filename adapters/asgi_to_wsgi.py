@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import queue
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
@@ -20,6 +21,8 @@ from pagesfn.types import ASGIApp as _ASGIApp
 from pagesfn.types import Environ, Message, Scope, StartResponse
 
 from .environ import build_scope
+
+logger = logging.getLogger("pagesfn")
 
 _CHUNK = 64 * 1024
 _END = object()
@@ -57,8 +60,10 @@ class _Exchange:
         else:
             self.remaining = 0
         self.body_done = self.remaining == 0
+        self.request_done = False  # the last ``http.request`` message has been received
         self.messages: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.closed = False
+        self.response_done = False  # the app has sent its last body message
         self._owed = False
         self.taken: asyncio.Event | None = None
         self.finished: asyncio.Event | None = None
@@ -70,8 +75,12 @@ class _Exchange:
         self.finished = asyncio.Event()
 
     async def receive(self) -> Message:
-        if not self.body_done and not self.closed:
-            data = await self.loop.run_in_executor(self.executor, self._read)
+        if not self.request_done and not self.closed:
+            # At least one ``http.request`` message, even for an empty body (ASGI spec).
+            data = b""
+            if not self.body_done:
+                data = await self.loop.run_in_executor(self.executor, self._read)
+            self.request_done = self.body_done
             return {"type": "http.request", "body": data, "more_body": not self.body_done}
         assert self.finished is not None
         await self.finished.wait()
@@ -89,6 +98,8 @@ class _Exchange:
     async def send(self, message: Message) -> None:
         if self.closed:
             return
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.response_done = True
         self.messages.put(message)
         if message["type"] == "http.response.body" and message.get("more_body", False):
             assert self.taken is not None
@@ -176,7 +187,8 @@ class _Body:
 
 
 class ASGIBridge:
-    """A WSGI app running ``app`` (ASGI) on ``loop``; ``state`` is copied into each scope."""
+    """A WSGI app running ``app`` (ASGI) on ``loop``; ``state`` is copied into each scope.
+    ``name`` (the route file) labels the errors the bridge logs."""
 
     def __init__(
         self,
@@ -184,11 +196,13 @@ class ASGIBridge:
         loop: Callable[[], asyncio.AbstractEventLoop],
         executor: concurrent.futures.Executor,
         state: dict[str, Any] | None = None,
+        name: str = "ASGI app",
     ) -> None:
         self.app = app
         self._loop = loop
         self.executor = executor
         self.state = state
+        self.name = name
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Any:
         loop = self._loop()
@@ -228,5 +242,16 @@ class ASGIBridge:
             pass
         except Exception as exc:
             failure = exc
+            if exchange.response_done or exchange.closed:
+                # The WSGI side has stopped listening (Starlette re-raises after sending
+                # its 500, for the server to log): log it here, or it is lost.
+                logger.error(
+                    "%s: mounted ASGI app raised %s on %s %s after its response",
+                    self.name,
+                    type(exc).__name__,
+                    scope["method"],
+                    scope["path"],
+                    exc_info=exc,
+                )
         finally:
             exchange.end(failure)

@@ -37,7 +37,8 @@ class Declared:
 
 
 def as_asgi(app: Any) -> Declared:
-    """Declare ``app`` an ASGI application (3.0, or 2.0 double-callable): ``app = as_asgi(x)``."""
+    """Declare ``app`` an ASGI application: ``app = as_asgi(x)``. A class, or a callable
+    taking just the scope, is taken as ASGI 2 (double-callable); anything else as ASGI 3."""
     return Declared(app, AppKind.ASGI)
 
 
@@ -66,8 +67,18 @@ def detect(obj: Any) -> Detected:
     ``(environ, start_response)`` is WSGI. Raises :class:`DetectionError` otherwise.
     """
     if isinstance(obj, Declared):
+        if not callable(obj.app):
+            raise DetectionError(
+                f"is declared a {obj.kind.label}, but what it wraps is a "
+                f"{type(obj.app).__name__}, which cannot be called"
+            )
         if obj.kind is AppKind.ASGI:
-            return Detected(AppKind.ASGI, guarantee_single_callable(obj.app))
+            app = obj.app
+            # ASGI 2 when it reads as ASGI 2; otherwise ASGI 3, since what needs declaring is
+            # mostly a ``*args`` wrapper around an ASGI 3 app (asgiref would guess ASGI 2).
+            if inspect.isclass(app) or _positional_count(app) == 1:
+                app = guarantee_single_callable(app)
+            return Detected(AppKind.ASGI, app)
         return Detected(AppKind.WSGI, obj.app)
     if not callable(obj):
         raise DetectionError(f"is a {type(obj).__name__}, not a WSGI or ASGI application")

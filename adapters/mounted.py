@@ -59,7 +59,7 @@ class MountedApp:
                     self._wsgi = (
                         self.app
                         if self.kind is AppKind.WSGI
-                        else ASGIBridge(self.app, loop, executor, self.state)
+                        else ASGIBridge(self.app, loop, executor, self.state, self.file)
                     )
         return self._wsgi
 

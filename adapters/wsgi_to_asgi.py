@@ -29,11 +29,19 @@ BUFFER_LIMIT = 256 * 1024
 class _ReceiveStream(io.RawIOBase):
     """``wsgi.input`` for a body still arriving: pulls ``http.request`` messages."""
 
-    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, receive: Receive, loop: asyncio.AbstractEventLoop, length: int | None
+    ) -> None:
         self._receive = receive
         self._loop = loop
         self._pending = b""
+        self._left = length  # bytes still to come, when the length is known
         self._done = False
+
+    @property
+    def done(self) -> bool:
+        """The body has arrived in full: ``receive`` is no longer needed for it."""
+        return self._done
 
     def readable(self) -> bool:
         return True
@@ -44,7 +52,10 @@ class _ReceiveStream(io.RawIOBase):
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
             self._pending = message.get("body", b"")
-            self._done = not message.get("more_body", False)
+            if self._left is not None:
+                self._left -= len(self._pending)
+            # With all the promised bytes in, a last empty message is left for the watcher.
+            self._done = not message.get("more_body", False) or self._left == 0
         size = min(len(buffer), len(self._pending))
         buffer[:size] = self._pending[:size]
         self._pending = self._pending[size:]
@@ -87,14 +98,16 @@ class _Exchange:
         loop: asyncio.AbstractEventLoop,
         send: Send,
         head: bool,
-        receive: Receive | None,
+        receive: Receive,
+        stream: _ReceiveStream | None,
     ) -> None:
         self.loop = loop
         self.send = send
         self.head = head
-        # Set when the body has been read in full, so ``receive`` is free to watch for a
-        # disconnect while a long response streams.
+        # Once the body has been read in full (preloaded, or ``stream`` done), ``receive``
+        # is free to watch for a disconnect while a long response streams.
         self.receive = receive
+        self.stream = stream
         self.watcher: asyncio.Task[None] | None = None
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
@@ -155,7 +168,10 @@ class _Exchange:
 
     async def _send_start(self) -> None:
         await self.send(self.start_message(None))
-        if self.receive is not None:
+        self._watch_when_free()
+
+    def _watch_when_free(self) -> None:
+        if self.watcher is None and (self.stream is None or self.stream.done):
             self.watcher = asyncio.create_task(self._watch(self.receive))
 
     async def _watch(self, receive: Receive) -> None:
@@ -166,6 +182,7 @@ class _Exchange:
         self.disconnected = True
 
     async def _send_body(self, chunk: bytes, *, more: bool) -> None:
+        self._watch_when_free()  # the app may have finished reading the body since
         await self.send({"type": "http.response.body", "body": chunk, "more_body": more})
 
 
@@ -186,13 +203,15 @@ class WSGIBridge:
         length = _content_length(scope)
         preloaded = length is not None and length <= PRELOAD_LIMIT
         body: IO[bytes]
+        stream: _ReceiveStream | None = None
         if preloaded:
             body = io.BytesIO(await _read_body(receive) if length else b"")
         else:
-            body = io.BufferedReader(_ReceiveStream(receive, loop), 64 * 1024)
+            stream = _ReceiveStream(receive, loop, length)
+            body = io.BufferedReader(stream, 64 * 1024)
         environ = build_environ(scope, body)
         head = scope["method"] == "HEAD"
-        exchange = _Exchange(loop, send, head, receive if preloaded else None)
+        exchange = _Exchange(loop, send, head, receive, stream)
         try:
             await loop.run_in_executor(self.executor, self._run, environ, exchange)
         finally:

@@ -127,5 +127,5 @@ def _shutdown(
 ) -> None:
     background.wait(timeout)
     mount_lifespans.shutdown(timeout)
-    loop_thread.close()
+    loop_thread.close(timeout)
     executor.shutdown(wait=False, cancel_futures=True)

@@ -8,7 +8,7 @@ import contextvars
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from werkzeug.datastructures import Headers
@@ -90,6 +90,13 @@ class ASGIFace:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
+        raw_path = scope.get("raw_path")
+        if raw_path is not None and not scope.get("root_path"):
+            # Straight to a mounted app that owns its whole prefix: no request object.
+            call = self.pipeline.fast_mount(raw_path, scope["method"], scope["path"])
+            if call is not None:
+                await self._mounted(call, scope, receive, send)
+                return
         loop = asyncio.get_running_loop()
         method: str = scope["method"]
         path, raw, encoded = _route_path(scope)
@@ -185,7 +192,11 @@ class ASGIFace:
 
 
 class _StartedGuard:
-    """Wraps ``send`` to note whether a response has started."""
+    """Wraps ``send`` to note whether a response has started.
+
+    A plain function returning ``send``'s awaitable rather than a coroutine of its own:
+    apps only ever ``await send(...)``, and this costs no extra frame per message.
+    """
 
     __slots__ = ("send", "started")
 
@@ -193,10 +204,10 @@ class _StartedGuard:
         self.send = send
         self.started = False
 
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-        await self.send(message)
+    def __call__(self, message: Message) -> Awaitable[None]:
+        # Any message at all means the response has begun: the first must be its start.
+        self.started = True
+        return self.send(message)
 
 
 async def _send(response: Response, method: str, send: Send) -> None:

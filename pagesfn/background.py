@@ -59,12 +59,21 @@ class LoopThread:
         """Run ``awaitable`` on the loop and block until it is done."""
         return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self.loop).result()
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the loop. Tasks still on it (a mounted ASGI app finishing up after its
+        response) get ``timeout`` seconds to end and are then cancelled, as ``asyncio.run``
+        does, rather than destroyed while pending."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
+        if threading.current_thread() is not thread:
+            finishing = asyncio.run_coroutine_threadsafe(_finish_tasks(timeout), loop)
+            try:
+                finishing.result(None if timeout is None else timeout + 5)
+            except concurrent.futures.TimeoutError:
+                logger.error("the background loop is blocked; stopping it with tasks pending")
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         if not thread.is_alive():
@@ -73,6 +82,17 @@ class LoopThread:
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
+
+
+async def _finish_tasks(timeout: float | None) -> None:
+    tasks = asyncio.all_tasks() - {asyncio.current_task()}
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)  # a task may ignore its cancellation
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 class BackgroundWork:

@@ -43,7 +43,8 @@ class MountCall:
 
     mount: MountedApp
     prefix: str
-    request: Request
+    method: str
+    path: str
 
 
 class Pipeline:
@@ -94,7 +95,7 @@ class Pipeline:
             assert isinstance(rest, list)
             mounted_at = segments[: len(segments) - len(rest)]
             prefix = "/" + "/".join(mounted_at) if mounted_at else ""
-            return MountCall(endpoint.mount, prefix, request)
+            return MountCall(endpoint.mount, prefix, method, request.path)
         context = Context(request, found.params, route.file, self.settings, schedule)
         return Invocation(endpoint.handler_for(method), context, route.file)
 
@@ -131,6 +132,21 @@ class Pipeline:
         )
         return self.finish(self._server_error(exc))
 
+    def fast_mount(self, raw_path: bytes, method: str, path: str) -> MountCall | None:
+        """The mount for ``raw_path`` when one alone owns its prefix, without building a
+        request or matching segment by segment; ``None`` means "use :meth:`prepare`"."""
+        found = self.matcher.match_mount(raw_path)
+        if found is None:
+            return None
+        route, prefix = found
+        try:
+            endpoint = self.loader.endpoint(route)
+        except HandlerLoadError:
+            return None  # prepare() answers it, with the error
+        if endpoint.mount is None:
+            return None
+        return MountCall(endpoint.mount, prefix, method, path)
+
     def mounted_apps(self) -> list[MountedApp]:
         """Import every catch-all file that mounts an app; the ones that fail are logged
         (their routes answer 500) and left out."""
@@ -148,14 +164,13 @@ class Pipeline:
 
     def mount_failed(self, call: MountCall, exc: BaseException) -> Response:
         """The response for a mounted app that raised before starting its response."""
-        request = call.request
         logger.error(
             "%s: mounted %s raised %s on %s %s",
             call.mount.file,
             call.mount.kind.label,
             type(exc).__name__,
-            request.method,
-            request.path,
+            call.method,
+            call.path,
             exc_info=exc,
         )
         return self.finish(self._server_error(exc))

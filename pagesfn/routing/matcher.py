@@ -11,11 +11,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..errors import Problem, RouteDefinitionError
-from .table import Route, SegmentKind
+from .table import Route, RouteKind, SegmentKind
 
 Params = dict[str, "str | list[str]"]
 
 # Characters a path may carry without percent-encoding (RFC 3986 pchar, less ``%``).
+_SLASH, _PERCENT, _NUL = ord("/"), ord("%"), 0
 _VERBATIM = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 
 
@@ -55,11 +56,15 @@ class Matcher:
         self._exact: dict[tuple[str, ...], Route] = {}
         # The same routes keyed by the request path as sent, when it needs no decoding.
         self._raw: dict[bytes, Route] = {}
+        # Mounted apps that alone own a static prefix, by the prefix's first segment;
+        # worked out on first use, since a later route can take the ownership away.
+        self._mounts: dict[bytes, list[tuple[bytes, Route]]] | None = None
         for route in routes:
             self.add(route)
 
     def add(self, route: Route) -> None:
         """Add ``route``; raises :class:`RouteDefinitionError` if its shape is taken."""
+        self._mounts = None
         node = self._root
         for segment in route.segments:
             if segment.kind is SegmentKind.STATIC:
@@ -105,6 +110,52 @@ class Matcher:
         if route is not None and route.accepts(method):
             return Match(route, {})
         return None
+
+    def match_mount(self, raw: bytes) -> tuple[Route, str] | None:
+        """The mounted app (a catch-all route of kind APP) that owns the undecoded path
+        ``raw``, and its prefix, when no other route could answer any path under it.
+
+        A shortcut for paths that need no decoding; ``None`` means "use :meth:`match`".
+        """
+        mounts = self._mounts
+        if mounts is None:
+            mounts = self._mounts = self._owned_prefixes()
+        if not mounts or _PERCENT in raw or _NUL in raw or not raw.isascii():
+            return None
+        end = raw.find(b"/", 1)
+        for prefix, route in mounts.get(raw[1:end] if end != -1 else raw[1:], ()):
+            size = len(prefix)
+            if raw.startswith(prefix) and (len(raw) == size or raw[size] == _SLASH):
+                return route, prefix.decode("ascii")
+        return None
+
+    def _owned_prefixes(self) -> dict[bytes, list[tuple[bytes, Route]]]:
+        owned: dict[bytes, list[tuple[bytes, Route]]] = {}
+        self._collect_mounts(self._root, (), owned)
+        return owned
+
+    def _collect_mounts(
+        self,
+        node: _Node,
+        path: tuple[str, ...],
+        owned: dict[bytes, list[tuple[bytes, Route]]],
+    ) -> None:
+        # A node whose only occupant is a mounted app's catch-all: every path under its
+        # (all-static) prefix reaches that app first, whatever the method.
+        mount = node.catchall
+        if (
+            path
+            and mount is not None
+            and mount.kind is RouteKind.APP
+            and node.route is None
+            and node.param is None
+            and not node.static
+        ):
+            prefix = "/" + "/".join(path)
+            if _VERBATIM.fullmatch(prefix):
+                owned.setdefault(path[0].encode(), []).append((prefix.encode(), mount))
+        for name, child in node.static.items():
+            self._collect_mounts(child, (*path, name), owned)
 
     def match(self, method: str, segments: Sequence[str]) -> Match | NoMatch:
         """Return the best route for ``method`` at ``segments`` (from :func:`split_path`).
