@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pagesfn.errors import RouteDefinitionError
-from pagesfn.routing import ANY, Match, Matcher, NoMatch, Route, Segment, SegmentKind
+from pagesfn.routing import ANY, Match, Matcher, NoMatch, Route, RouteKind, Segment, SegmentKind
 
 
 def route(pattern: str, *methods: str) -> Route:
@@ -121,3 +121,47 @@ def test_names_that_need_encoding_match_once_decoded():
     assert m.match_static("GET", "/café".encode()) is None
     assert matched(m, "/café")[0] == "/café"
     assert matched(m, "/a b")[0] == "/a b"
+
+
+def mount(pattern: str) -> Route:
+    base = route(pattern)
+    return Route(base.segments, base.file, RouteKind.APP, {ANY: "app"})
+
+
+def test_a_mount_owning_its_prefix_is_found_from_the_raw_path():
+    m = Matcher([mount("/api/[[rest]]"), mount("/v1/deep/[[rest]]"), route("/other")])
+    app = m.match_mount(b"/api/items/3")
+    assert app is not None and app[0].pattern == "/api/[[rest]]" and app[1] == "/api"
+    assert m.match_mount(b"/api")[1] == "/api"
+    assert m.match_mount(b"/api/")[1] == "/api"
+    assert m.match_mount(b"/v1/deep/x")[1] == "/v1/deep"
+    for raw in (b"/apix", b"/ap", b"/other", b"/v1/deeper", b"/api/%7E", "/api/é".encode()):
+        assert m.match_mount(raw) is None, raw
+
+
+@pytest.mark.parametrize(
+    "neighbour",
+    ["/api/health", "/api/[id]", "/api", "/api/x/y"],
+)
+def test_no_shortcut_when_another_route_lives_under_the_prefix(neighbour):
+    m = Matcher([mount("/api/[[rest]]"), route(neighbour)])
+    assert m.match_mount(b"/api/health") is None
+    # The full match still sends what the neighbour does not claim to the mount.
+    assert matched(m, "/api/zzz/zzz")[0] == "/api/[[rest]]"
+
+
+def test_handler_catchalls_and_param_prefixes_take_no_shortcut():
+    m = Matcher([route("/api/[[rest]]"), mount("/[tenant]/app/[[rest]]")])
+    assert m.match_mount(b"/api/x") is None
+    assert m.match_mount(b"/acme/app/x") is None
+    assert matched(m, "/acme/app/x") == (
+        "/[tenant]/app/[[rest]]",
+        {"tenant": "acme", "rest": ["x"]},
+    )
+
+
+def test_adding_a_route_revokes_the_shortcut():
+    m = Matcher([mount("/api/[[rest]]")])
+    assert m.match_mount(b"/api/health") is not None
+    m.add(route("/api/health"))
+    assert m.match_mount(b"/api/health") is None
