@@ -214,6 +214,10 @@ class WSGIBridge:
         exchange = _Exchange(loop, send, head, receive, stream)
         try:
             await loop.run_in_executor(self.executor, self._run, environ, exchange)
+        except asyncio.CancelledError:
+            # The server gave up on the request (some cancel on a disconnect): stop the app.
+            exchange.disconnected = True
+            raise
         finally:
             if exchange.watcher is not None:
                 exchange.watcher.cancel()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,23 @@ class FaceClient:
     def get(self, path: str, **kwargs: Any) -> Result:
         return self.request("GET", path, **kwargs)
 
+    def chunked(
+        self,
+        method: str,
+        path: str,
+        chunks: Iterable[bytes],
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> Result:
+        """Send a body of unknown length (``Transfer-Encoding: chunked``, no Content-Length)."""
+        return self._send_chunked(method, path, dict(headers or {}), list(chunks))
+
     def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
+        raise NotImplementedError
+
+    def _send_chunked(
+        self, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
+    ) -> Result:
         raise NotImplementedError
 
 
@@ -131,6 +148,20 @@ class ASGIClient(FaceClient):
         response = self._portal.call(send)
         return Result(response.status_code, list(response.headers.multi_items()), response.content)
 
+    def _send_chunked(
+        self, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
+    ) -> Result:
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
+
+        async def send() -> httpx.Response:
+            # httpx sends an async iterable without Content-Length, as chunked.
+            return await self._client.request(method, path, headers=headers, content=body())
+
+        response = self._portal.call(send)
+        return Result(response.status_code, list(response.headers.multi_items()), response.content)
+
 
 class WSGIClient(FaceClient):
     """Drives ``pages.wsgi`` through WebTest (with its WSGI lint checks on)."""
@@ -147,6 +178,25 @@ class WSGIClient(FaceClient):
         response = self._test.request(
             path, method=method, headers=headers, body=body, environ=environ, expect_errors=True
         )
+        return Result(response.status_int, list(response.headerlist), response.body)
+
+    def _send_chunked(
+        self, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
+    ) -> Result:
+        request = webtest.TestRequest.blank(path, method=method, headers=headers)
+        # What a server passes on for a chunked request: the de-chunked body, no
+        # CONTENT_LENGTH, and ``wsgi.input_terminated`` to say the stream ends with the body.
+        request.environ.pop("CONTENT_LENGTH", None)
+        request.environ.update(
+            {
+                "wsgi.input": io.BytesIO(b"".join(chunks)),
+                "wsgi.input_terminated": True,
+                "HTTP_TRANSFER_ENCODING": "chunked",
+                "REQUEST_URI": path,
+                "HTTP_HOST": "testserver",
+            }
+        )
+        response = self._test.do_request(request, expect_errors=True)
         return Result(response.status_int, list(response.headerlist), response.body)
 
 
