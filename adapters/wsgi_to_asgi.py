@@ -1,9 +1,10 @@
 """Serve a WSGI application to an ASGI server.
 
-A request costs one hop to the thread pool when its body is small and its response fits the
-buffer: the body is read on the event loop first, the app runs and its whole response is
-collected in the worker thread, and the loop sends it. Larger bodies are pulled from
-``receive`` as the app reads them, and larger responses are streamed chunk by chunk with the
+A request costs one hop to the thread pool when its body is small and its response declares
+a small Content-Length: the body is read on the event loop first, the app runs and its whole
+response is collected in the worker thread, and the loop sends it. Larger bodies are pulled
+from ``receive`` as the app reads them. A response without a declared length (a generator,
+server-sent events) or a large one is streamed chunk by chunk as the app yields it, the
 worker waiting for each ``send`` (backpressure), so memory stays bounded either way.
 """
 
@@ -77,6 +78,13 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
+def _declared_length(headers: list[tuple[str, str]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == "content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
 def _content_length(scope: Scope) -> int | None:
     """The body length the request promises; ``None`` when it is only known at its end."""
     # HTTP/1 requests without Content-Length or Transfer-Encoding carry no body; HTTP/2
@@ -113,6 +121,7 @@ class _Exchange:
         self.headers: list[tuple[str, str]] = []
         self.chunks: list[bytes] = []
         self.size = 0
+        self.declared: int | None = None
         self.streaming = False
         self.disconnected = False
 
@@ -125,6 +134,7 @@ class _Exchange:
         elif self.status is not None:
             raise RuntimeError("start_response was called twice without exc_info")
         self.status, self.headers = status, list(headers)
+        self.declared = _declared_length(self.headers)
         return self.push
 
     def push(self, chunk: bytes) -> None:
@@ -138,12 +148,13 @@ class _Exchange:
             return
         self.chunks.append(chunk)
         self.size += len(chunk)
-        if self.size > BUFFER_LIMIT:
+        # Collect a response whose length is declared and small: it is complete once that
+        # many bytes are in, and goes out in one piece. Anything else (no Content-Length,
+        # as streams and server-sent events have, or a large body) streams from here on.
+        if self.declared is None or self.size > BUFFER_LIMIT:
             self.streaming = True
             buffered, self.chunks = self.chunks, []
-            self._call(self._send_start())
-            for piece in buffered:
-                self._call(self._send_body(piece, more=True))
+            self._call(self._send_start(b"".join(buffered)))
 
     def finish(self) -> None:
         if self.streaming:
@@ -166,8 +177,9 @@ class _Exchange:
             headers.append((b"content-length", str(content_length).encode()))
         return {"type": "http.response.start", "status": int(self.status[:3]), "headers": headers}
 
-    async def _send_start(self) -> None:
+    async def _send_start(self, first: bytes) -> None:
         await self.send(self.start_message(None))
+        await self.send({"type": "http.response.body", "body": first, "more_body": True})
         self._watch_when_free()
 
     def _watch_when_free(self) -> None:

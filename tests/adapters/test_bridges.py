@@ -273,11 +273,22 @@ def test_close_is_called_when_the_iterable_fails_before_the_response_starts(serv
         # Called directly, the app's iterable goes straight to the server, which sees the
         # exception (WebTest re-raises it) and closes the iterable.
         with pytest.raises(RuntimeError, match="the generator failed"):
-            client.get("/flask/stream?chunks=5&fail_at=2")
+            client.get("/flask/stream?chunks=5&fail_at=0")
     else:
-        # Nothing was sent yet (the bridge buffers small responses): a 500, logged.
-        assert client.get("/flask/stream?chunks=5&fail_at=2").status == 500
+        # The generator fails before its first chunk, so nothing was sent: a 500, logged.
+        assert client.get("/flask/stream?chunks=5&fail_at=0").status == 500
         assert "flask/[[default]].py" in caplog.text
+    assert probe("close").close_calls == 1
+    assert client.get("/flask/ok").text == "ok"
+
+
+def test_close_is_called_when_a_streamed_iterable_fails(serve):
+    # A generator declares no length, so it streams from its first chunk on both faces:
+    # the exception reaches the server (which closes the connection), and the iterable is
+    # closed all the same.
+    client = serve({"flask/[[default]].py": CLOSING})
+    with pytest.raises(RuntimeError, match="the generator failed"):
+        client.get("/flask/stream?chunks=5&fail_at=2")
     assert probe("close").close_calls == 1
     assert client.get("/flask/ok").text == "ok"
 
@@ -561,11 +572,6 @@ SLOW_STREAM = """
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WSGIBridge collects up to BUFFER_LIMIT (256 KiB) before it starts streaming, so "
-    "a slow stream of small chunks (server-sent events) reaches the client only at its end",
-)
 def test_a_slow_stream_of_small_chunks_reaches_the_client_as_it_is_produced(pages):
     app = pages({"flask/[[default]].py": SLOW_STREAM})
     meter = probe("events")
