@@ -25,6 +25,8 @@ from .environ import build_scope
 logger = logging.getLogger("pagesfn")
 
 _CHUNK = 64 * 1024
+_BODYLESS = frozenset({204, 304})
+_BODY_HEADERS = frozenset({b"content-type", b"content-length"})
 _END = object()
 
 
@@ -214,11 +216,15 @@ class ASGIBridge:
             message = exchange.pull()
         if message is None:
             raise RuntimeError("the ASGI app returned without starting a response")
+        status: int = message["status"]
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in message.get("headers", ())
+            # A response that can carry no body carries no headers describing one either
+            # (FastAPI sends a Content-Type with its 204s; strict WSGI servers refuse it).
+            if not (status in _BODYLESS and name.lower() in _BODY_HEADERS)
         ]
-        start_response(_status_line(message["status"]), headers)
+        start_response(_status_line(status), headers)
         # Wait for the first chunk: most responses are one message, sent back at once.
         while True:
             message = exchange.pull()

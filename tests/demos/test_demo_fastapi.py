@@ -18,12 +18,6 @@ import webtest
 DEMO = Path(__file__).parents[2] / "demo_fastapi" / "functions"
 JSON = {"Content-Type": "application/json"}
 
-# FastAPI sends `Content-Type: application/json` with its 204 responses (it does so served
-# natively too); WebTest's WSGI lint warns about that header on a bodiless status.
-allow_content_type_on_204 = pytest.mark.filterwarnings(
-    "ignore:Content-Type header found in a 204 response:webtest.lint.WSGIWarning"
-)
-
 
 def send_json(client, method, path, payload):
     return client.request(method, path, body=json.dumps(payload), headers=JSON)
@@ -36,7 +30,6 @@ def test_demo_loads_eagerly(serve):
         assert f'href="{link}"' in page
 
 
-@allow_content_type_on_204
 def test_todo_crud(serve):
     client = serve(DEMO)
     assert client.get("/api/todos").json() == []
@@ -141,7 +134,6 @@ def api(pages) -> webtest.TestApp:
     return webtest.TestApp(pages(DEMO).wsgi)
 
 
-@allow_content_type_on_204
 def test_todo_api_on_the_wsgi_face(api):
     created = api.post_json("/api/todos", {"title": "Ship it"}, status=201)
     todo_url = created.headers["Location"]
