@@ -21,7 +21,13 @@ def mount_scope(scope: Scope, prefix: str, state: dict[str, Any] | None = None) 
     child = dict(scope)
     root_path: str = scope.get("root_path", "")
     path: str = scope["path"]
-    if root_path and not (path == root_path or path.startswith(root_path.rstrip("/") + "/")):
+    if not root_path:  # the common case, kept short: this runs on every mounted request
+        child["root_path"] = prefix
+        child["path"] = path + "/" if path == prefix else path
+        if state is not None:
+            child["state"] = dict(state)
+        return child
+    if not (path == root_path or path.startswith(root_path.rstrip("/") + "/")):
         # A server of the older convention, with ``path`` relative to ``root_path``.
         path = root_path.rstrip("/") + path
     root_path = root_path.rstrip("/") + prefix.rstrip("/")

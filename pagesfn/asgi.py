@@ -13,7 +13,7 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
-from .adapters import LifespanError, LifespanGroup, mount_scope
+from .adapters import LifespanError, LifespanGroup, MountedApp, mount_scope
 from .background import BackgroundWork
 from .errors import ClientDisconnected
 from .pipeline import Invocation, MountCall, Pipeline, wire_headers
@@ -93,9 +93,9 @@ class ASGIFace:
         raw_path = scope.get("raw_path")
         if raw_path is not None and not scope.get("root_path"):
             # Straight to a mounted app that owns its whole prefix: no request object.
-            call = self.pipeline.fast_mount(raw_path, scope["method"], scope["path"])
-            if call is not None:
-                await self._mounted(call, scope, receive, send)
+            found = self.pipeline.fast_mount(raw_path)
+            if found is not None:
+                await self._mounted(found[0], found[1], scope, receive, send)
                 return
         loop = asyncio.get_running_loop()
         method: str = scope["method"]
@@ -116,23 +116,24 @@ class ASGIFace:
         if isinstance(step, Invocation):
             response = await self._invoke(step, loop)
         elif isinstance(step, MountCall):
-            await self._mounted(step, scope, receive, send)
+            await self._mounted(step.mount, step.prefix, scope, receive, send)
             return
         else:
             response = step
         await _send(response, method, send)
 
-    async def _mounted(self, call: MountCall, scope: Scope, receive: Receive, send: Send) -> None:
-        mount = call.mount
+    async def _mounted(
+        self, mount: MountedApp, prefix: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         guard = _StartedGuard(send)
         try:
-            await mount.asgi(self.executor)(
-                mount_scope(scope, call.prefix, mount.state), receive, guard
-            )
+            await mount.asgi(self.executor)(mount_scope(scope, prefix, mount.state), receive, guard)
         except Exception as exc:
             if guard.started:
                 raise  # half a response is out: let the server close the connection
-            await _send(self.pipeline.mount_failed(call, exc), scope["method"], send)
+            method: str = scope["method"]
+            call = MountCall(mount, prefix, method, scope["path"])
+            await _send(self.pipeline.mount_failed(call, exc), method, send)
 
     def _scheduler(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
         # ``wait_until`` work goes to the loop serving the request; one binding per loop.

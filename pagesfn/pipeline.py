@@ -58,6 +58,7 @@ class Pipeline:
         debug: bool = False,
     ) -> None:
         self.routes = routes
+        self._fast_mounts: dict[str, MountedApp] = {}
         self.matcher = matcher
         self.loader = loader
         self.settings = settings
@@ -132,20 +133,24 @@ class Pipeline:
         )
         return self.finish(self._server_error(exc))
 
-    def fast_mount(self, raw_path: bytes, method: str, path: str) -> MountCall | None:
-        """The mount for ``raw_path`` when one alone owns its prefix, without building a
-        request or matching segment by segment; ``None`` means "use :meth:`prepare`"."""
+    def fast_mount(self, raw_path: bytes) -> tuple[MountedApp, str] | None:
+        """The mounted app and prefix for ``raw_path`` when one app alone owns its prefix,
+        without building a request or matching segment by segment; ``None`` means "use
+        :meth:`prepare`"."""
         found = self.matcher.match_mount(raw_path)
         if found is None:
             return None
         route, prefix = found
-        try:
-            endpoint = self.loader.endpoint(route)
-        except HandlerLoadError:
-            return None  # prepare() answers it, with the error
-        if endpoint.mount is None:
-            return None
-        return MountCall(endpoint.mount, prefix, method, path)
+        mount = self._fast_mounts.get(route.file)
+        if mount is None:
+            try:
+                mount = self.loader.endpoint(route).mount
+            except HandlerLoadError:
+                return None  # prepare() answers it, with the error
+            if mount is None:
+                return None
+            self._fast_mounts[route.file] = mount
+        return mount, prefix
 
     def mounted_apps(self) -> list[MountedApp]:
         """Import every catch-all file that mounts an app; the ones that fail are logged

@@ -58,7 +58,7 @@ class Matcher:
         self._raw: dict[bytes, Route] = {}
         # Mounted apps that alone own a static prefix, by the prefix's first segment;
         # worked out on first use, since a later route can take the ownership away.
-        self._mounts: dict[bytes, list[tuple[bytes, Route]]] | None = None
+        self._mounts: dict[bytes, list[tuple[bytes, str, Route]]] | None = None
         for route in routes:
             self.add(route)
 
@@ -123,14 +123,14 @@ class Matcher:
         if not mounts or _PERCENT in raw or _NUL in raw or not raw.isascii():
             return None
         end = raw.find(b"/", 1)
-        for prefix, route in mounts.get(raw[1:end] if end != -1 else raw[1:], ()):
+        for prefix, text, route in mounts.get(raw[1:end] if end != -1 else raw[1:], ()):
             size = len(prefix)
             if raw.startswith(prefix) and (len(raw) == size or raw[size] == _SLASH):
-                return route, prefix.decode("ascii")
+                return route, text
         return None
 
-    def _owned_prefixes(self) -> dict[bytes, list[tuple[bytes, Route]]]:
-        owned: dict[bytes, list[tuple[bytes, Route]]] = {}
+    def _owned_prefixes(self) -> dict[bytes, list[tuple[bytes, str, Route]]]:
+        owned: dict[bytes, list[tuple[bytes, str, Route]]] = {}
         self._collect_mounts(self._root, (), owned)
         return owned
 
@@ -138,7 +138,7 @@ class Matcher:
         self,
         node: _Node,
         path: tuple[str, ...],
-        owned: dict[bytes, list[tuple[bytes, Route]]],
+        owned: dict[bytes, list[tuple[bytes, str, Route]]],
     ) -> None:
         # A node whose only occupant is a mounted app's catch-all: every path under its
         # (all-static) prefix reaches that app first, whatever the method.
@@ -153,7 +153,8 @@ class Matcher:
         ):
             prefix = "/" + "/".join(path)
             if _VERBATIM.fullmatch(prefix):
-                owned.setdefault(path[0].encode(), []).append((prefix.encode(), mount))
+                entry = (prefix.encode(), prefix, mount)
+                owned.setdefault(path[0].encode(), []).append(entry)
         for name, child in node.static.items():
             self._collect_mounts(child, (*path, name), owned)
 
