@@ -90,10 +90,10 @@ class ASGIFace:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
-        raw_path = scope.get("raw_path")
-        if raw_path is not None and not scope.get("root_path"):
+        if self.pipeline.has_mounts and not scope.get("root_path"):
             # Straight to a mounted app that owns its whole prefix: no request object.
-            found = self.pipeline.fast_mount(raw_path)
+            raw_path = scope.get("raw_path")
+            found = self.pipeline.fast_mount(raw_path) if raw_path else None
             if found is not None:
                 await self._mounted(found[0], found[1], scope, receive, send)
                 return

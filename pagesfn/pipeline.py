@@ -58,6 +58,8 @@ class Pipeline:
         debug: bool = False,
     ) -> None:
         self.routes = routes
+        #: Whether any route mounts an app: lets the faces skip the mount shortcut at once.
+        self.has_mounts = any(route.kind is RouteKind.APP for route in routes)
         self._fast_mounts: dict[str, MountedApp] = {}
         self.matcher = matcher
         self.loader = loader
