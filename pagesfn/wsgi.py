@@ -14,7 +14,7 @@ from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import EnvironHeaders
 
-from .adapters import Lifespan, LifespanError, LifespanGroup, mount_environ
+from .adapters import Lifespan, LifespanError, LifespanGroup, MountedApp, mount_environ
 from .background import LoopThread
 from .pipeline import Invocation, MountCall, wire_headers
 from .types import Environ, StartResponse
@@ -127,6 +127,15 @@ class WSGIFace:
         self.pipeline = app.pipeline
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if self.pipeline.has_mounts and not environ.get("SCRIPT_NAME"):
+            # Straight to a mounted app that owns its whole prefix: no request object. Only
+            # when the path as sent needed no decoding (the raw target equals PATH_INFO).
+            info: str = environ.get("PATH_INFO") or "/"
+            target: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+            if not target or target.partition("?")[0] == info:
+                found = self.pipeline.fast_mount(info.encode("latin-1"))
+                if found is not None:
+                    return self._mounted(found[0], found[1], environ, start_response)
         method: str = environ["REQUEST_METHOD"]
         path, raw, encoded = _route_path(environ)
         port = environ.get("SERVER_PORT")
@@ -145,7 +154,7 @@ class WSGIFace:
         if isinstance(step, Invocation):
             response = self._invoke(step)
         elif isinstance(step, MountCall):
-            return self._mounted(step, environ, start_response)
+            return self._mounted(step.mount, step.prefix, environ, start_response)
         else:
             response = step
         start_response(response.status, wire_headers(response))
@@ -165,17 +174,18 @@ class WSGIFace:
         return self.pipeline.complete(invocation, result)
 
     def _mounted(
-        self, call: MountCall, environ: Environ, start_response: StartResponse
+        self, mount: MountedApp, prefix: str, environ: Environ, start_response: StartResponse
     ) -> Iterable[bytes]:
-        mount = call.mount
         app = self.app
         try:
             if mount.lifespan is not None:
                 app.mount_lifespans.ensure_started(mount.lifespan)
             wsgi_app = mount.wsgi(app.loop_thread.get_loop, app.executor)
             # A mounted WSGI app is called as is: its iterable goes straight to the server.
-            return wsgi_app(mount_environ(environ, call.prefix), start_response)
+            return wsgi_app(mount_environ(environ, prefix), start_response)
         except Exception as exc:
+            path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+            call = MountCall(mount, prefix, environ["REQUEST_METHOD"], path)
             response = self.pipeline.mount_failed(call, exc)
             # exc_info lets this replace a response the app may have started.
             start_response(

@@ -127,3 +127,27 @@ def test_a_stray_script_name_in_os_environ_does_not_move_the_mount(serve, monkey
     assert index["root"] == "/mounted"
     assert index["self"].endswith("/mounted/")
     assert client.get("/mounted/items/1").json()["url"] == "http://testserver/mounted/items/1"
+
+
+ECHO_PATH = """
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [(environ["SCRIPT_NAME"] + "|" + environ["PATH_INFO"]).encode("latin-1")]
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "seen"),
+    [
+        ("/m/plain/path", "/m|/plain/path"),  # the shortcut: nothing to decode
+        ("/m/caf%C3%A9", "/m|/café"),  # decoded on the full path
+        ("/m/a%2Fb", "/m|/a/b"),
+        ("/m", "/m|/"),
+    ],
+)
+def test_the_mount_shortcut_and_the_full_match_agree(serve, target, seen):
+    other = "def on_request(c):\n    return 'x'\n"
+    client = serve({"m/[[default]].py": ECHO_PATH, "other.py": other})
+    result = client.get(target)
+    assert result.status == 200
+    assert result.body.decode("utf-8") == seen
