@@ -13,7 +13,7 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
-from .adapters import LifespanError, LifespanGroup, MountedApp, mount_scope
+from .adapters import LifespanError, LifespanGroup, mount_scope
 from .background import BackgroundWork
 from .errors import ClientDisconnected
 from .pipeline import Invocation, MountCall, Pipeline, wire_headers
@@ -90,50 +90,47 @@ class ASGIFace:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
+        found = None
         if self.pipeline.has_mounts and not scope.get("root_path"):
             # Straight to a mounted app that owns its whole prefix: no request object.
             raw_path = scope.get("raw_path")
             found = self.pipeline.fast_mount(raw_path) if raw_path else None
-            if found is not None:
-                await self._mounted(found[0], found[1], scope, receive, send)
+        if found is None:
+            loop = asyncio.get_running_loop()
+            method: str = scope["method"]
+            path, raw, encoded = _route_path(scope)
+            client = scope.get("client")
+            request = Request(
+                method,
+                scope.get("scheme", "http"),
+                scope.get("server"),
+                scope.get("root_path", ""),
+                path,
+                scope.get("query_string", b""),
+                _headers_of(scope),
+                client[0] if client else None,
+                ASGIBody(receive, loop),
+            )
+            step = self.pipeline.prepare(
+                request, raw, self._scheduler(loop), percent_encoded=encoded
+            )
+            if isinstance(step, Invocation):
+                await _send(await self._invoke(step, loop), method, send)
                 return
-        loop = asyncio.get_running_loop()
-        method: str = scope["method"]
-        path, raw, encoded = _route_path(scope)
-        client = scope.get("client")
-        request = Request(
-            method,
-            scope.get("scheme", "http"),
-            scope.get("server"),
-            scope.get("root_path", ""),
-            path,
-            scope.get("query_string", b""),
-            _headers_of(scope),
-            client[0] if client else None,
-            ASGIBody(receive, loop),
-        )
-        step = self.pipeline.prepare(request, raw, self._scheduler(loop), percent_encoded=encoded)
-        if isinstance(step, Invocation):
-            response = await self._invoke(step, loop)
-        elif isinstance(step, MountCall):
-            await self._mounted(step.mount, step.prefix, scope, receive, send)
-            return
-        else:
-            response = step
-        await _send(response, method, send)
-
-    async def _mounted(
-        self, mount: MountedApp, prefix: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+            if not isinstance(step, MountCall):
+                await _send(step, method, send)
+                return
+            found = step.mount, step.prefix
+        # A mounted app, called in this frame: every await layer shows in its throughput.
+        mount, prefix = found
         guard = _StartedGuard(send)
         try:
             await mount.asgi(self.executor)(mount_scope(scope, prefix, mount.state), receive, guard)
         except Exception as exc:
             if guard.started:
                 raise  # half a response is out: let the server close the connection
-            method: str = scope["method"]
-            call = MountCall(mount, prefix, method, scope["path"])
-            await _send(self.pipeline.mount_failed(call, exc), method, send)
+            call = MountCall(mount, prefix, scope["method"], scope["path"])
+            await _send(self.pipeline.mount_failed(call, exc), scope["method"], send)
 
     def _scheduler(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
         # ``wait_until`` work goes to the loop serving the request; one binding per loop.
