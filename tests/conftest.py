@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ import anyio.abc
 import anyio.from_thread
 import httpx
 import pytest
+import uvicorn
 import webtest
 
 from pagesfn import Pages
@@ -201,6 +205,31 @@ class WSGIClient(FaceClient):
 
 
 Client = FaceClient
+
+
+@contextmanager
+def _uvicorn_server(app: Any) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on an ephemeral loopback port; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def uvicorn_server() -> Callable[[Any], AbstractContextManager[str]]:
+    """``with uvicorn_server(app) as url:`` serves ``app`` with a real uvicorn on loopback."""
+    return _uvicorn_server
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:

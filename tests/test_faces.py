@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 import webtest
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -117,21 +114,10 @@ def test_websocket_is_refused_on_the_asgi_face(pages):
 
 
 @pytest.fixture
-def uvicorn_url(pages):
+def uvicorn_url(pages, uvicorn_server):
     """A real uvicorn server on an ephemeral loopback port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(pages(TREE), lifespan="on", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with uvicorn_server(pages(TREE)) as url:
+        yield url
 
 
 @pytest.fixture

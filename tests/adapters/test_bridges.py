@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 from drivers import http_scope, wsgi_environ
 from probes import probe
 
@@ -428,23 +426,10 @@ UVICORN_FLASK = """
 
 
 @pytest.fixture
-def uvicorn_url(pages):
+def uvicorn_url(pages, uvicorn_server):
     """A real uvicorn server on an ephemeral loopback port, serving the tree's ASGI face."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        pages({"flask/[[default]].py": UVICORN_FLASK}), lifespan="on", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with uvicorn_server(pages({"flask/[[default]].py": UVICORN_FLASK})) as url:
+        yield url
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
