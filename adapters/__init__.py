@@ -13,7 +13,7 @@ from .detect import AppKind, Declared, DetectionError, as_asgi, as_wsgi, detect
 from .lifespan import Lifespan, LifespanError, LifespanGroup
 from .mount import mount_environ, mount_scope
 from .mounted import MountedApp
-from .wsgi_to_asgi import WSGIBridge
+from .wsgi_to_asgi import WSGIBridge, read_body
 
 __all__ = [
     "ASGIBridge",
@@ -30,4 +30,5 @@ __all__ = [
     "detect",
     "mount_environ",
     "mount_scope",
+    "read_body",
 ]

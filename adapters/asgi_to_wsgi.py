@@ -19,13 +19,13 @@ from typing import Any
 
 from pagesfn.types import ASGIApp as _ASGIApp
 from pagesfn.types import Environ, Message, Scope, StartResponse
+from pagesfn.wrappers import carries_body
 
-from .environ import build_scope
+from .environ import build_scope, input_length
 
 logger = logging.getLogger("pagesfn")
 
 _CHUNK = 64 * 1024
-_BODYLESS = frozenset({204, 304})
 _BODY_HEADERS = frozenset({b"content-type", b"content-length"})
 _END = object()
 
@@ -54,13 +54,7 @@ class _Exchange:
         self.loop = loop
         self.executor = executor
         self.input = environ["wsgi.input"]
-        length = environ.get("CONTENT_LENGTH") or ""
-        if length.isdigit():
-            self.remaining: int | None = int(length)
-        elif environ.get("wsgi.input_terminated"):
-            self.remaining = None  # read until the stream ends
-        else:
-            self.remaining = 0
+        self.remaining = input_length(environ)  # None: read until the stream ends
         self.body_done = self.remaining == 0
         self.request_done = False  # the last ``http.request`` message has been received
         self.messages: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -222,7 +216,7 @@ class ASGIBridge:
             for name, value in message.get("headers", ())
             # A response that can carry no body carries no headers describing one either
             # (FastAPI sends a Content-Type with its 204s; strict WSGI servers refuse it).
-            if not (status in _BODYLESS and name.lower() in _BODY_HEADERS)
+            if carries_body(status) or name.lower() not in _BODY_HEADERS
         ]
         start_response(_status_line(status), headers)
         # Wait for the first chunk: most responses are one message, sent back at once.

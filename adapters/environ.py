@@ -16,6 +16,15 @@ def _native(value: str) -> str:
     return value.encode("utf-8").decode("latin-1")
 
 
+def input_length(environ: Environ) -> int | None:
+    """How many bytes ``wsgi.input`` holds: its Content-Length, ``None`` for a body that runs
+    to the end of the stream (chunked, de-chunked by the server), 0 for none."""
+    length: str = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit():
+        return int(length)
+    return None if environ.get("wsgi.input_terminated") else 0
+
+
 def build_environ(scope: Scope, body: IO[bytes]) -> Environ:
     """The PEP 3333 environ of an ASGI HTTP scope.
 

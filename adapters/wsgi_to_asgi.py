@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
+from pagesfn.background import as_coroutine
 from pagesfn.errors import ClientDisconnected
 from pagesfn.types import ExcInfo, Message, Receive, Scope, Send, WSGIApp
 
@@ -49,7 +50,8 @@ class _ReceiveStream(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         while not self._pending and not self._done:
-            message = asyncio.run_coroutine_threadsafe(_next(self._receive), self._loop).result()
+            pending = as_coroutine(self._receive())
+            message = asyncio.run_coroutine_threadsafe(pending, self._loop).result()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
             self._pending = message.get("body", b"")
@@ -63,11 +65,8 @@ class _ReceiveStream(io.RawIOBase):
         return size
 
 
-async def _next(receive: Receive) -> Message:
-    return await receive()
-
-
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body from ``receive``; raises :class:`ClientDisconnected`."""
     chunks = []
     while True:
         message = await receive()
@@ -217,7 +216,7 @@ class WSGIBridge:
         body: IO[bytes]
         stream: _ReceiveStream | None = None
         if preloaded:
-            body = io.BytesIO(await _read_body(receive) if length else b"")
+            body = io.BytesIO(await read_body(receive) if length else b"")
         else:
             stream = _ReceiveStream(receive, loop, length)
             body = io.BufferedReader(stream, 64 * 1024)

@@ -13,9 +13,8 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
-from .adapters import LifespanError, LifespanGroup, mount_scope
+from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
 from .background import BackgroundWork
-from .errors import ClientDisconnected
 from .pipeline import Invocation, MountCall, Pipeline, wire_headers
 from .types import Message, Receive, Scope, Send
 from .wrappers import Request, Response
@@ -33,14 +32,7 @@ class ASGIBody:
         self._loop = loop
 
     async def aread(self) -> bytes:
-        chunks = []
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        return await read_body(self._receive)
 
     def read(self) -> bytes:
         # Called from a sync handler in the thread pool: hop to the server's loop.
@@ -90,15 +82,12 @@ class ASGIFace:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
-        found = None
-        if self.pipeline.has_mounts and not scope.get("root_path"):
-            # Straight to a mounted app that owns its whole prefix: no request object.
-            raw_path = scope.get("raw_path")
-            found = self.pipeline.fast_mount(raw_path) if raw_path else None
+        path, raw, encoded = _route_path(scope)
+        # Straight to a mounted app that owns its whole prefix: no request object.
+        found = self.pipeline.fast_mount(raw)
         if found is None:
             loop = asyncio.get_running_loop()
             method: str = scope["method"]
-            path, raw, encoded = _route_path(scope)
             client = scope.get("client")
             request = Request(
                 method,

@@ -57,7 +57,7 @@ class LoopThread:
 
     def run(self, awaitable: Awaitable[T]) -> T:
         """Run ``awaitable`` on the loop and block until it is done."""
-        return asyncio.run_coroutine_threadsafe(_as_coroutine(awaitable), self.loop).result()
+        return asyncio.run_coroutine_threadsafe(as_coroutine(awaitable), self.loop).result()
 
     def close(self, timeout: float | None = None) -> None:
         """Stop the loop. Tasks still on it (a mounted ASGI app finishing up after its
@@ -80,7 +80,8 @@ class LoopThread:
             loop.close()
 
 
-async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+async def as_coroutine(awaitable: Awaitable[T]) -> T:
+    """``awaitable`` as a coroutine, the form ``run_coroutine_threadsafe`` takes."""
     return await awaitable
 
 
@@ -106,7 +107,7 @@ class BackgroundWork:
 
     def schedule(self, work: Any, loop: asyncio.AbstractEventLoop) -> None:
         if inspect.isawaitable(work):
-            future = asyncio.run_coroutine_threadsafe(_as_coroutine(work), loop)
+            future = asyncio.run_coroutine_threadsafe(as_coroutine(work), loop)
         elif iscoroutinefunction(work):
             coroutine: Coroutine[Any, Any, Any] = work()
             future = asyncio.run_coroutine_threadsafe(coroutine, loop)

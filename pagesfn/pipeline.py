@@ -20,12 +20,9 @@ from .loader import Handler, ModuleLoader
 from .results import to_response
 from .routing import Match, Matcher, NoMatch, Route, RouteKind, split_path
 from .routing.table import allow_header_methods
-from .wrappers import Request, Response
+from .wrappers import Request, Response, carries_body
 
 logger = logging.getLogger("pagesfn")
-
-# Statuses whose responses never carry a body.
-_BODYLESS = frozenset({204, 304})
 
 
 @dataclass(slots=True)
@@ -60,7 +57,6 @@ class Pipeline:
         self.routes = routes
         #: Whether any route mounts an app: lets the faces skip the mount shortcut at once.
         self.has_mounts = any(route.kind is RouteKind.APP for route in routes)
-        self._fast_mounts: dict[str, MountedApp] = {}
         self.matcher = matcher
         self.loader = loader
         self.settings = settings
@@ -136,23 +132,20 @@ class Pipeline:
         return self.finish(self._server_error(exc))
 
     def fast_mount(self, raw_path: bytes) -> tuple[MountedApp, str] | None:
-        """The mounted app and prefix for ``raw_path`` when one app alone owns its prefix,
-        without building a request or matching segment by segment; ``None`` means "use
-        :meth:`prepare`"."""
+        """The mounted app and prefix for ``raw_path`` (the app-relative path a face routes
+        on) when one app alone owns its prefix, without building a request or matching
+        segment by segment; ``None`` means "use :meth:`prepare`"."""
+        if not self.has_mounts:
+            return None
         found = self.matcher.match_mount(raw_path)
         if found is None:
             return None
         route, prefix = found
-        mount = self._fast_mounts.get(route.file)
-        if mount is None:
-            try:
-                mount = self.loader.endpoint(route).mount
-            except HandlerLoadError:
-                return None  # prepare() answers it, with the error
-            if mount is None:
-                return None
-            self._fast_mounts[route.file] = mount
-        return mount, prefix
+        try:
+            mount = self.loader.endpoint(route).mount
+        except HandlerLoadError:
+            return None  # prepare() answers it, with the error
+        return None if mount is None else (mount, prefix)
 
     def mounted_apps(self) -> list[MountedApp]:
         """Import every catch-all file that mounts an app; the ones that fail are logged
@@ -189,8 +182,7 @@ class Pipeline:
         ``Content-Length`` is added on the wire by :func:`wire_headers`; the face drops the
         body of a ``HEAD`` response itself, keeping its length.
         """
-        status = response.status_code
-        if status in _BODYLESS or status < 200:
+        if not carries_body(response.status_code):
             response.body = b""
             response.headers.pop("Content-Length", None)
             response.headers.pop("Content-Type", None)
@@ -219,8 +211,7 @@ class Pipeline:
 def wire_headers(response: Response) -> list[tuple[str, str]]:
     """The header pairs to send, with ``Content-Length`` added where it belongs."""
     items = response.header_items()
-    status = response.status_code
-    if status in _BODYLESS or status < 200:
+    if not carries_body(response.status_code):
         return items
     # A plain scan: werkzeug's ``in`` raises and catches a KeyError on a miss.
     for name, _ in items:

@@ -227,6 +227,13 @@ def dump_json(obj: Any) -> bytes:
 
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def carries_body(status: int) -> bool:
+    """Whether a response with ``status`` may have a body (not 1xx, 204 or 304)."""
+    return status >= 200 and status not in (204, 304)
+
+
 _DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 

@@ -15,6 +15,7 @@ from urllib.parse import unquote_to_bytes
 from werkzeug.datastructures import EnvironHeaders
 
 from .adapters import Lifespan, LifespanError, LifespanGroup, MountedApp, mount_environ
+from .adapters.environ import input_length
 from .background import LoopThread
 from .pipeline import Invocation, MountCall, wire_headers
 from .types import Environ, StartResponse
@@ -35,31 +36,26 @@ class WSGIBody:
         self._environ = environ
 
     def read(self) -> bytes:
-        environ = self._environ
-        stream = environ["wsgi.input"]
-        length = environ.get("CONTENT_LENGTH") or ""
-        if length.isdigit():
-            remaining = int(length)
-            chunks = []
-            while remaining > 0:
-                chunk = stream.read(min(remaining, _CHUNK))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
-            return b"".join(chunks)
-        if environ.get("wsgi.input_terminated"):
-            # A chunked body the server has de-chunked for us: read to the end.
-            data: bytes = stream.read()
+        stream = self._environ["wsgi.input"]
+        remaining = input_length(self._environ)
+        if remaining is None:
+            data: bytes = stream.read()  # the server de-chunked it: read to the end
             return data
-        return b""
+        chunks = []
+        while remaining > 0:
+            chunk = stream.read(min(remaining, _CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
 
     async def aread(self) -> bytes:
         return await asyncio.to_thread(self.read)
 
 
-def _route_path(environ: Environ) -> tuple[str, bytes, bool]:
-    """The app-relative path (decoded) and the bytes to route on.
+def _route_path(environ: Environ) -> tuple[bytes, bool]:
+    """The app-relative bytes to route on, and whether they are still percent-encoded.
 
     ``PATH_INFO`` arrives percent-decoded, which would split ``a%2Fb`` into two segments.
     Servers that keep the request target (gunicorn's ``RAW_URI``, uWSGI, mod_wsgi and
@@ -68,7 +64,6 @@ def _route_path(environ: Environ) -> tuple[str, bytes, bool]:
     """
     script: str = environ.get("SCRIPT_NAME", "")
     info: str = environ.get("PATH_INFO", "") or "/"
-    decoded = info.encode("latin-1").decode("utf-8", "replace")
     target: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if target:
         raw = target.split("?", 1)[0].encode("latin-1")
@@ -81,8 +76,8 @@ def _route_path(environ: Environ) -> tuple[str, bytes, bool]:
             if script:
                 depth = script.rstrip("/").count("/")
                 raw = b"/" + b"/".join(raw.split(b"/")[depth + 1 :])
-            return decoded, raw, True
-    return decoded, info.encode("latin-1"), False
+            return raw, True
+    return info.encode("latin-1"), False
 
 
 class MountLifespans:
@@ -97,7 +92,7 @@ class MountLifespans:
 
     def ensure_started(self, lifespan: Lifespan) -> None:
         """Start ``lifespan`` unless done; re-raises its startup failure every time."""
-        if lifespan in self._started:
+        if lifespan.started or not lifespan.supported:
             return
         with self._lock:
             failure = self._failed.get(id(lifespan))
@@ -127,24 +122,19 @@ class WSGIFace:
         self.pipeline = app.pipeline
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if self.pipeline.has_mounts and not environ.get("SCRIPT_NAME"):
-            # Straight to a mounted app that owns its whole prefix: no request object. Only
-            # when the path as sent needed no decoding (the raw target equals PATH_INFO).
-            info: str = environ.get("PATH_INFO") or "/"
-            target: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-            if not target or target.partition("?")[0] == info:
-                found = self.pipeline.fast_mount(info.encode("latin-1"))
-                if found is not None:
-                    return self._mounted(found[0], found[1], environ, start_response)
+        raw, encoded = _route_path(environ)
+        # Straight to a mounted app that owns its whole prefix: no request object.
+        found = self.pipeline.fast_mount(raw)
+        if found is not None:
+            return self._mounted(found[0], found[1], environ, start_response)
         method: str = environ["REQUEST_METHOD"]
-        path, raw, encoded = _route_path(environ)
         port = environ.get("SERVER_PORT")
         request = Request(
             method,
             environ.get("wsgi.url_scheme", "http"),
             (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
             environ.get("SCRIPT_NAME", ""),
-            path,
+            (environ.get("PATH_INFO") or "/").encode("latin-1").decode("utf-8", "replace"),
             environ.get("QUERY_STRING", "").encode("latin-1"),
             lambda: EnvironHeaders(environ),
             environ.get("REMOTE_ADDR"),
