@@ -13,6 +13,7 @@ from .errors import (
     RouteDefinitionError,
     RouteWarning,
 )
+from .worker import FetchEvent, add_event_listener
 from .wrappers import Request, Response
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BadRequest",
     "Context",
+    "FetchEvent",
     "HandlerLoadError",
     "HandlerResultError",
     "LoadError",
@@ -31,4 +33,5 @@ __all__ = [
     "RouteWarning",
     "Server",
     "__version__",
+    "add_event_listener",
 ]

@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Mapping
 from functools import cached_property
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from .asgi import ASGIFace
 from .background import BackgroundWork, LoopThread
@@ -17,7 +18,12 @@ from .errors import HandlerLoadError, LoadError, RouteWarning
 from .loader import ModuleLoader
 from .pipeline import Pipeline
 from .routing import Matcher, Route, RouteTable, scan
+from .routing.rules import generate_routes_json, load_routes_json
+from .static import StaticFiles
 from .wsgi import MountLifespans, WSGIFace
+
+if TYPE_CHECKING:
+    from .proxy import Origin
 
 
 class Pages(ASGIFace):
@@ -38,6 +44,11 @@ class Pages(ASGIFace):
     :param client_ip_header: a trusted header (``X-Real-IP``, ``X-Forwarded-For``) whose
         first address becomes ``context.client_ip``.
     :param shutdown_timeout: how long shutdown waits for ``wait_until`` work, in seconds.
+    :param public: the folder of static assets served when no function answers (its
+        ``_routes.json``, if any, decides which paths invoke functions at all).
+    :param spa: serve ``/index.html`` for GET requests of missing pages (a single-page app).
+    :param origin: a server (``http://127.0.0.1:3000``) that answers what neither
+        functions nor static assets do, proxied with bodies streamed both ways.
     """
 
     def __init__(
@@ -52,8 +63,22 @@ class Pages(ASGIFace):
         geo_header: str | None = None,
         client_ip_header: str | None = None,
         shutdown_timeout: float = 30.0,
+        public: str | os.PathLike[str] | None = None,
+        spa: bool = False,
+        origin: str | None = None,
     ) -> None:
         self.functions = os.path.abspath(os.fspath(functions))
+        static = rules = None
+        if public is not None:
+            static = StaticFiles(public, spa=spa)
+            rules = load_routes_json(public)
+        elif spa:
+            raise ValueError("spa=True needs a public folder to serve index.html from")
+        self.origin: Origin | None = None
+        if origin is not None:
+            from .proxy import Origin  # httpx is imported only by apps that proxy
+
+            self.origin = Origin(origin)
         self.debug = debug
         self.shutdown_timeout = shutdown_timeout
         self.table: RouteTable = scan(self.functions)
@@ -68,7 +93,14 @@ class Pages(ASGIFace):
             client_ip_header=client_ip_header,
         )
         self.pipeline = Pipeline(
-            self.table.routes, self.matcher, self.loader, settings, debug=debug
+            self.table,
+            self.matcher,
+            self.loader,
+            settings,
+            debug=debug,
+            static=static,
+            origin=self.origin,
+            rules=rules,
         )
         self.executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_threads, thread_name_prefix="pagesfn"
@@ -83,6 +115,7 @@ class Pages(ASGIFace):
             self.mount_lifespans,
             self.loop_thread,
             self.executor,
+            self.origin,
             shutdown_timeout,
         )
         if eager:
@@ -99,8 +132,26 @@ class Pages(ASGIFace):
         return self.table.routes
 
     def load_all(self) -> list[HandlerLoadError]:
-        """Import every route module now; return the ones that failed."""
-        return self.loader.load_all(self.table.routes)
+        """Import every route, middleware and worker module now; return the ones that
+        failed."""
+        failures = self.loader.load_all(self.table.routes)
+        for route in self.table.middleware:
+            try:
+                self.loader.middleware(route)
+            except HandlerLoadError as exc:
+                failures.append(exc)
+        if self.table.worker is not None:
+            try:
+                self.loader.worker(self.table.worker)
+            except HandlerLoadError as exc:
+                failures.append(exc)
+        return failures
+
+    def routes_json(self) -> dict[str, object]:
+        """A ``_routes.json`` for this tree, as Cloudflare's tooling writes one: each
+        route's static prefix (``*`` from its first parameter on), ``/*`` under each
+        middleware folder, rules covered by a wider one dropped."""
+        return generate_routes_json(self.table)
 
     @cached_property
     def wsgi(self) -> WSGIFace:
@@ -123,9 +174,12 @@ def _shutdown(
     mount_lifespans: MountLifespans,
     loop_thread: LoopThread,
     executor: concurrent.futures.ThreadPoolExecutor,
+    origin: Origin | None,
     timeout: float,
 ) -> None:
     background.wait(timeout)
+    if origin is not None:
+        origin.close()
     mount_lifespans.shutdown(timeout)
     loop_thread.close(timeout)
     executor.shutdown(wait=False, cancel_futures=True)

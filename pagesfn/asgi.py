@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import functools
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
 from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
 from .background import BackgroundWork
-from .pipeline import Invocation, MountCall, Pipeline, wire_headers
+from .errors import ClientDisconnected
+from .flow import Flow
+from .pipeline import MountCall, Pipeline, wire_headers
 from .types import Message, Receive, Scope, Send
-from .wrappers import Request, Response
+from .wrappers import FileBody, Request, Response, carries_body
 
 logger = logging.getLogger("pagesfn")
 
@@ -65,10 +66,6 @@ def _route_path(scope: Scope) -> tuple[str, bytes, bool]:
     return path, raw, True
 
 
-# Results that are certainly not awaitable, checked before the slower ABC test.
-_PLAIN_RESULTS = frozenset({Response, str, bytes, dict, list, tuple})
-
-
 class ASGIFace:
     """The ASGI 3 side of :class:`~pagesfn.Pages`, which inherits it: ``await pages(scope,
     receive, send)``. Works on the attributes ``Pages`` sets up."""
@@ -99,15 +96,25 @@ class ASGIFace:
                 _headers_of(scope),
                 client[0] if client else None,
                 ASGIBody(receive, loop),
+                raw,
+                encoded,
             )
-            step = self.pipeline.prepare(
-                request, raw, self._scheduler(loop), percent_encoded=encoded
-            )
-            if isinstance(step, Invocation):
-                await _send(await self._invoke(step, loop), method, send)
+            step = self.pipeline.prepare(request, self._scheduler(loop))
+            if isinstance(step, Flow):
+                step.bind(self, (scope, receive), self.executor, loop)
+                try:
+                    response = await step.arun()
+                except Exception as exc:
+                    response = await step.arecover(exc)
+                try:
+                    for stream in step.abandoned(response.stream):
+                        await close_stream(stream)
+                    await send_response(response, method, send, scope, self.executor)
+                finally:
+                    step.request.close()
                 return
             if not isinstance(step, MountCall):
-                await _send(step, method, send)
+                await send_response(step, method, send, scope, self.executor)
                 return
             found = step.mount, step.prefix
         # A mounted app, called in this frame: every await layer shows in its throughput.
@@ -119,7 +126,39 @@ class ASGIFace:
             if guard.started:
                 raise  # half a response is out: let the server close the connection
             call = MountCall(mount, prefix, scope["method"], scope["path"])
-            await _send(self.pipeline.mount_failed(call, exc), scope["method"], send)
+            response = self.pipeline.mount_failed(call, exc)
+            await send_response(response, scope["method"], send, scope, self.executor)
+
+    # -- what the flow asks of this face ---------------------------------------------------
+
+    native_async = True
+
+    async def call_mount(self, call: MountCall, request: Request, flow: Flow) -> Response:
+        """Call a mounted app for a middleware's ``next()``: its response comes back as a
+        :class:`Response` whose body streams from the app as the app sends it."""
+        scope, receive = flow.io
+        mount = call.mount
+        if request.rewritten:
+            scope = _scope_for(scope, request)
+        child = mount_scope(scope, call.prefix, mount.state)
+        app = mount.asgi(self.executor)
+        return await capture_response(app, child, _replayed(request, receive))
+
+    async def call_origin(self, request: Request, flow: Flow) -> Response:
+        origin = self.pipeline.origin
+        assert origin is not None
+        _, receive = flow.io
+        body: bytes | AsyncIterator[bytes]
+        if request._body is not None:
+            body = request._body
+        elif request.method in ("GET", "HEAD"):
+            body = b""
+        else:
+            body = body_chunks(receive)
+        return await origin.afetch(request, body)
+
+    def background_loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
 
     def _scheduler(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
         # ``wait_until`` work goes to the loop serving the request; one binding per loop.
@@ -130,22 +169,6 @@ class ASGIFace:
             cached = (loop, functools.partial(self.background.schedule, loop=loop))
             self._scheduler_cache = cached
         return cached[1]
-
-    async def _invoke(self, invocation: Invocation, loop: asyncio.AbstractEventLoop) -> Response:
-        handler = invocation.handler
-        try:
-            if handler.is_async:
-                result = await handler.fn(invocation.context)
-            else:
-                call: Callable[..., Any] = contextvars.copy_context().run
-                result = await loop.run_in_executor(
-                    self.executor, call, handler.fn, invocation.context
-                )
-            if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            return self.pipeline.fail(invocation, exc)
-        return self.pipeline.complete(invocation, result)
 
     async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -174,6 +197,8 @@ class ASGIFace:
             elif message["type"] == "lifespan.shutdown":
                 await group.shutdown(self.shutdown_timeout)
                 await self.background.drain(self.shutdown_timeout)
+                if self.pipeline.origin is not None:
+                    await self.pipeline.origin.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -197,11 +222,245 @@ class _StartedGuard:
         return self.send(message)
 
 
-async def _send(response: Response, method: str, send: Send) -> None:
+async def send_response(
+    response: Response,
+    method: str,
+    send: Send,
+    scope: Scope,
+    executor: concurrent.futures.Executor,
+) -> None:
+    """Send ``response``; a streamed body is sent as it is produced, a file by name when
+    the server supports ``http.response.pathsend``."""
     headers = [
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in wire_headers(response)
     ]
-    body = b"" if method == "HEAD" else response.body
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    stream = response.stream
+    if stream is None:
+        body = b"" if method == "HEAD" else response.body
+        await send({"type": "http.response.body", "body": body})
+        return
+    if method == "HEAD" or not carries_body(response.status_code):
+        await close_stream(stream)
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if isinstance(stream, FileBody):
+        if stream.whole and "http.response.pathsend" in scope.get("extensions", ()):
+            await send({"type": "http.response.pathsend", "path": stream.path})
+            return
+        chunks: AsyncIterator[bytes] = _file_chunks(stream, executor)
+    elif isinstance(stream, AsyncIterable):
+        chunks = aiter(stream)
+    else:
+        chunks = _thread_chunks(stream, executor)
+    try:
+        async for chunk in chunks:
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        await close_stream(chunks)
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def close_stream(stream: object) -> None:
+    """Close an unfinished streamed body so its producer's cleanup runs."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+_FILE_CHUNK = 256 * 1024
+
+
+async def _file_chunks(
+    body: FileBody, executor: concurrent.futures.Executor
+) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    file = await loop.run_in_executor(executor, open, body.path, "rb")
+    try:
+        await loop.run_in_executor(executor, file.seek, body.offset)
+        remaining = body.length
+        while remaining > 0:
+            chunk = await loop.run_in_executor(executor, file.read, min(remaining, _FILE_CHUNK))
+            if not chunk:
+                break  # the file shrank since it was looked up
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        await loop.run_in_executor(executor, file.close)
+
+
+async def _thread_chunks(
+    iterable: Iterable[bytes], executor: concurrent.futures.Executor
+) -> AsyncIterator[bytes]:
+    # A sync iterable may block between chunks: each step runs in the thread pool.
+    loop = asyncio.get_running_loop()
+    iterator = iter(iterable)
+    done = object()
+    try:
+        while True:
+            chunk = await loop.run_in_executor(executor, next, iterator, done)
+            if chunk is done:
+                return
+            yield chunk  # type: ignore[misc]
+    finally:
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            await loop.run_in_executor(executor, close)
+
+
+def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body as it arrives, chunk by chunk."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnected("the client went away while sending the body")
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    return chunks()
+
+
+def _scope_for(scope: Scope, request: Request) -> Scope:
+    """``scope`` rewritten to ``request`` (a middleware's ``next(...)``): its method,
+    path, query and headers."""
+    root_path: str = scope.get("root_path", "").rstrip("/")
+    child = dict(scope)
+    child["method"] = request.method
+    child["path"] = root_path + request.path
+    child["raw_path"] = quote(root_path).encode("ascii") + (
+        request.raw_path if request.percent_encoded else quote(request.path).encode("ascii")
+    )
+    child["query_string"] = request.query_string
+    child["headers"] = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in request.headers.items()
+    ]
+    return child
+
+
+def _replayed(request: Request, receive: Receive) -> Receive:
+    """``receive``, or one that hands over the body again when a middleware read it."""
+    body = request._body
+    if body is None:
+        return receive
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def capture_response(app: Any, scope: Scope, receive: Receive) -> Response:
+    """Call the ASGI ``app`` and return its response as soon as it starts; the body
+    streams from the app, which runs in its own task, one message at a time."""
+    channel = _Channel()
+    task = asyncio.ensure_future(app(scope, receive, channel.send))
+    start = await channel.get(task)
+    if start is None:
+        raise RuntimeError("the mounted app returned without sending a response")
+    if start["type"] != "http.response.start":
+        task.cancel()
+        raise RuntimeError(f"the mounted app sent {start['type']!r} before its response start")
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", ())]
+    return Response.streamed(_AppBody(channel, task), start["status"], headers)
+
+
+class _AppBody:
+    """The body of a captured response, as the app sends it."""
+
+    __slots__ = ("_channel", "_finished", "_task")
+
+    def __init__(self, channel: _Channel, task: asyncio.Future[Any]) -> None:
+        self._channel = channel
+        self._task = task
+        self._finished = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while not self._finished:
+                message = await self._channel.get(self._task)
+                if message is None:
+                    self._finished = True
+                elif message["type"] == "http.response.body":
+                    chunk = message.get("body", b"")
+                    self._finished = not message.get("more_body", False)
+                    if chunk:
+                        yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        task = self._task
+        if not self._finished and not task.done():
+            task.cancel()  # nobody will read the rest
+        self._finished = True
+        # Work an app does after its last message (background tasks) runs on; its
+        # failure is logged rather than lost.
+        _keep(task)
+
+
+_running: set[asyncio.Future[Any]] = set()
+
+
+def _keep(task: asyncio.Future[Any]) -> None:
+    if task in _running:
+        return
+    if task.done():
+        _log_failure(task)
+        return
+    _running.add(task)
+    task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    _running.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("a mounted app raised after its response", exc_info=task.exception())
+
+
+class _Channel:
+    """Hands messages from a mounted app's task to the consumer, one at a time."""
+
+    __slots__ = ("_message", "_ready", "_taken")
+
+    def __init__(self) -> None:
+        self._message: Message | None = None
+        self._ready = asyncio.Event()
+        self._taken = asyncio.Event()
+
+    async def send(self, message: Message) -> None:
+        self._message = message
+        self._taken.clear()
+        self._ready.set()
+        await self._taken.wait()  # backpressure: the next message waits for this one
+
+    async def get(self, task: asyncio.Future[Any]) -> Message | None:
+        """The next message, or ``None`` once the app has returned; re-raises its error."""
+        if not self._ready.is_set():
+            waiter = asyncio.ensure_future(self._ready.wait())
+            await asyncio.wait((waiter, task), return_when=asyncio.FIRST_COMPLETED)
+            if not waiter.done():
+                waiter.cancel()
+                task.result()  # raises what the app raised
+                return None
+        message = self._message
+        self._message = None
+        self._ready.clear()
+        self._taken.set()
+        return message

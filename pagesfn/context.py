@@ -6,11 +6,22 @@ import json
 import uuid as _uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .wrappers import Request
 
+if TYPE_CHECKING:
+    from .flow import Flow
+
 _UUID_HEADER = "eo-log-uuid"
+
+
+def request_id(request: Request) -> str:
+    """The ``eo-log-uuid`` request header when it is sane, else a fresh unique id."""
+    header = request.headers.get(_UUID_HEADER, "")
+    if 0 < len(header) <= 128 and header.isprintable() and header.isascii():
+        return header
+    return _uuid.uuid4().hex
 
 
 class Server(NamedTuple):
@@ -36,9 +47,11 @@ class Context:
 
     __slots__ = (
         "__dict__",
-        "_remote_addr",
+        "_flow",
+        "_is_async",
         "_schedule",
         "_settings",
+        "_step",
         "data",
         "function_path",
         "params",
@@ -52,13 +65,20 @@ class Context:
         function_path: str,
         settings: ContextSettings,
         schedule: Callable[[Any], None],
+        data: dict[str, Any] | None = None,
+        flow: Flow | None = None,
+        step: int = 0,
+        is_async: bool = False,
     ) -> None:
         self.request = request
         self.params = params
         self.function_path = function_path
-        self.data: dict[str, Any] = {}
+        self.data = {} if data is None else data
         self._settings = settings
         self._schedule = schedule
+        self._flow = flow
+        self._step = step
+        self._is_async = is_async
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -67,14 +87,11 @@ class Context:
     @property
     def uuid(self) -> str:
         """The ``eo-log-uuid`` request header when present, else a fresh unique id."""
+        if self._flow is not None:
+            return self._flow.uuid
         value: str | None = self.__dict__.get("uuid")
         if value is None:
-            header = self.request.headers.get(_UUID_HEADER, "")
-            if 0 < len(header) <= 128 and header.isprintable() and header.isascii():
-                value = header
-            else:
-                value = _uuid.uuid4().hex
-            self.__dict__["uuid"] = value
+            value = self.__dict__["uuid"] = request_id(self.request)
         return value
 
     @property
@@ -117,6 +134,25 @@ class Context:
         """Keep ``work`` (an awaitable, or a callable, sync or async) running after the
         response is sent. The app finishes it before it shuts down."""
         self._schedule(work)
+
+    def next(self, target: str | Request | None = None) -> Any:
+        """Run the rest of the chain (inner middleware, the route, then static assets and
+        the origin) and return its :class:`Response`.
+
+        Awaitable in an ``async def`` handler, a plain call in a ``def`` one. ``target``
+        continues with a rewritten request: a path (with an optional query string) or a
+        :class:`Request` from ``context.request.replace(...)``.
+        """
+        flow = self._flow
+        if flow is None:
+            raise RuntimeError("next() is only available while the request is being handled")
+        return flow.next(self._step + 1, target, self._is_async, self.request)
+
+    def pass_through_on_exception(self) -> None:
+        """If anything later in the chain raises, answer from static assets (or the
+        origin) instead of with a 500; the error is still logged."""
+        if self._flow is not None:
+            self._flow.pass_through = True
 
     def __repr__(self) -> str:
         return f"<Context {self.request.method} {self.request.path} params={self.params!r}>"

@@ -20,6 +20,7 @@ from asgiref.sync import iscoroutinefunction
 from .adapters import DetectionError, MountedApp
 from .errors import HandlerLoadError
 from .routing import ANY, Route, RouteKind
+from .worker import collecting_listeners, fetch_handler
 
 _package_ids = itertools.count()
 _NO_HANDLERS: Mapping[str, Handler] = types.MappingProxyType({})
@@ -50,6 +51,45 @@ class Endpoint:
         return found
 
 
+@dataclass(frozen=True, slots=True)
+class Middleware:
+    """A ``_middleware.py`` imported: for each method key, the handlers it runs in order."""
+
+    route: Route
+    handlers: Mapping[str, tuple[Handler, ...]]
+
+    def handlers_for(self, method: str) -> tuple[Handler, ...]:
+        handlers = self.handlers
+        found = handlers.get(method)
+        if found is None and method == "HEAD":
+            found = handlers.get("GET")
+        if found is None:
+            found = handlers.get(ANY, ())
+        return found
+
+
+def _exported(file: str, module: types.ModuleType, name: str) -> Any:
+    value = getattr(module, name, None)
+    if value is None:
+        raise HandlerLoadError(
+            file,
+            f"`{name}` is in the source but not in the module after import; "
+            "define it unconditionally at module level",
+        )
+    return value
+
+
+def _handler(file: str, name: str, fn: Any) -> Handler:
+    if not callable(fn):
+        fn_name = name if name.isidentifier() else "handler"
+        raise HandlerLoadError(
+            file,
+            f"`{name}` is a {type(fn).__name__}, not a function; define it as "
+            f"`def {fn_name}(context):` or `async def {fn_name}(context):`",
+        )
+    return Handler(fn, name, _is_async(fn))
+
+
 def _is_async(fn: Callable[..., Any]) -> bool:
     if iscoroutinefunction(fn):
         return True
@@ -72,29 +112,47 @@ class ModuleLoader:
         self.root = os.path.abspath(root)
         self.package = f"_pagesfn_routes_{next(_package_ids)}"
         self._lock = threading.RLock()
-        self._endpoints: dict[str, Endpoint] = {}
+        self._endpoints: dict[str, Any] = {}
         self._failures: dict[str, HandlerLoadError] = {}
         self._names: dict[str, str] = {}  # module name -> file, to keep names unique
         self._register_package(self.package, self.root)
 
     def endpoint(self, route: Route) -> Endpoint:
         """The loaded endpoint of ``route``; raises :class:`HandlerLoadError`."""
-        found = self._endpoints.get(route.file)
+        found: Endpoint | None = self._endpoints.get(route.file)
         if found is not None:
             return found
+        return self._cached(route.file, lambda: self._load(route))  # type: ignore[no-any-return]
+
+    def middleware(self, route: Route) -> Middleware:
+        """The loaded ``_middleware.py`` of ``route``; raises :class:`HandlerLoadError`."""
+        found: Middleware | None = self._endpoints.get(route.file)
+        if found is not None:
+            return found
+        return self._cached(route.file, lambda: self._load_middleware(route))  # type: ignore[no-any-return]
+
+    def worker(self, file: str) -> Handler:
+        """``_worker.py`` imported, its fetch listeners wrapped into one async handler;
+        raises :class:`HandlerLoadError`."""
+        found: Handler | None = self._endpoints.get(file)
+        if found is not None:
+            return found
+        return self._cached(file, lambda: self._load_worker(file))  # type: ignore[no-any-return]
+
+    def _cached(self, file: str, load: Callable[[], Any]) -> Any:
         with self._lock:
-            found = self._endpoints.get(route.file)
+            found = self._endpoints.get(file)
             if found is not None:
                 return found
-            failure = self._failures.get(route.file)
+            failure = self._failures.get(file)
             if failure is not None:
                 raise failure
             try:
-                found = self._load(route)
+                found = load()
             except HandlerLoadError as exc:
-                self._failures[route.file] = exc
+                self._failures[file] = exc
                 raise
-            self._endpoints[route.file] = found
+            self._endpoints[file] = found
             return found
 
     def load_all(self, routes: Iterable[Route]) -> list[HandlerLoadError]:
@@ -124,23 +182,43 @@ class ModuleLoader:
         module = self._import(route.file)
         if route.kind is RouteKind.APP:
             return Endpoint(route, _NO_HANDLERS, self._mount(route, module))
-        handlers: dict[str, Handler] = {}
-        for method, name in route.handlers.items():
-            fn = getattr(module, name, None)
-            if fn is None:
-                raise HandlerLoadError(
-                    route.file,
-                    f"`{name}` is in the source but not in the module after import; "
-                    "define it unconditionally at module level",
-                )
-            if not callable(fn):
-                raise HandlerLoadError(
-                    route.file,
-                    f"`{name}` is a {type(fn).__name__}, not a function; "
-                    f"define it as `def {name}(context):` or `async def {name}(context):`",
-                )
-            handlers[method] = Handler(fn, name, _is_async(fn))
+        handlers = {
+            method: _handler(route.file, name, _exported(route.file, module, name))
+            for method, name in route.handlers.items()
+        }
         return Endpoint(route, types.MappingProxyType(handlers))
+
+    def _load_middleware(self, route: Route) -> Middleware:
+        if route.error is not None:
+            raise HandlerLoadError(route.file, f"{route.error}; fix the file and reload")
+        module = self._import(route.file)
+        handlers: dict[str, tuple[Handler, ...]] = {}
+        for method, name in route.handlers.items():
+            value = _exported(route.file, module, name)
+            # A list (or tuple) of handlers runs them in order, each one's next() the next.
+            if isinstance(value, (list, tuple)):
+                if not value:
+                    raise HandlerLoadError(
+                        route.file, f"`{name}` is an empty list; list at least one handler"
+                    )
+                chain = tuple(
+                    _handler(route.file, f"{name}[{i}]", fn) for i, fn in enumerate(value)
+                )
+            else:
+                chain = (_handler(route.file, name, value),)
+            handlers[method] = chain
+        return Middleware(route, types.MappingProxyType(handlers))
+
+    def _load_worker(self, file: str) -> Handler:
+        with collecting_listeners() as listeners:
+            self._import(file)
+        if not listeners:
+            raise HandlerLoadError(
+                file,
+                "registers no fetch listener; call "
+                '`add_event_listener("fetch", handler)` at module level',
+            )
+        return Handler(fetch_handler(listeners), "fetch listener", True)
 
     @staticmethod
     def _mount(route: Route, module: types.ModuleType) -> MountedApp:

@@ -9,29 +9,26 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .adapters import MountedApp
-from .context import Context, ContextSettings
+from .context import ContextSettings
 from .errors import BadRequest, HandlerLoadError, HandlerResultError
-from .loader import Handler, ModuleLoader
+from .flow import MOUNTED_APP, Flow, Step
+from .loader import ModuleLoader
 from .results import to_response
-from .routing import Match, Matcher, NoMatch, Route, RouteKind, split_path
-from .routing.table import allow_header_methods
+from .routing import Match, Matcher, MiddlewareMatcher, NoMatch, RouteKind, split_path
+from .routing.rules import RoutesRules
+from .routing.table import RouteTable, allow_header_methods
+from .static import StaticFiles
 from .wrappers import Request, Response, carries_body
 
+if TYPE_CHECKING:
+    from .proxy import Origin
+
 logger = logging.getLogger("pagesfn")
-
-
-@dataclass(slots=True)
-class Invocation:
-    """A handler about to be called with its context."""
-
-    handler: Handler
-    context: Context
-    file: str
 
 
 @dataclass(slots=True)
@@ -47,89 +44,177 @@ class MountCall:
 class Pipeline:
     def __init__(
         self,
-        routes: Sequence[Route],
+        table: RouteTable,
         matcher: Matcher,
         loader: ModuleLoader,
         settings: ContextSettings,
         *,
         debug: bool = False,
+        static: StaticFiles | None = None,
+        origin: Origin | None = None,
+        rules: RoutesRules | None = None,
     ) -> None:
-        self.routes = routes
-        #: Whether any route mounts an app: lets the faces skip the mount shortcut at once.
-        self.has_mounts = any(route.kind is RouteKind.APP for route in routes)
+        self.routes = table.routes
         self.matcher = matcher
+        self.middleware = MiddlewareMatcher(table.middleware)
+        self.worker = table.worker
         self.loader = loader
         self.settings = settings
         self.debug = debug
+        self.static = static
+        self.origin = origin
+        self.rules = rules
+        #: Whether a request that no route answers has anywhere else to go.
+        self._fallbacks = static is not None or origin is not None
+        #: Whether a mounted app can be reached straight from the path, with nothing
+        #: (middleware, ``_routes.json``, a worker) to run in front of it.
+        self.has_mounts = (
+            any(route.kind is RouteKind.APP for route in self.routes)
+            and not self.middleware
+            and rules is None
+            and self.worker is None
+        )
 
     def prepare(
-        self,
-        request: Request,
-        raw_path: bytes,
-        schedule: Callable[[Any], None],
-        *,
-        percent_encoded: bool = True,
-    ) -> Response | Invocation | MountCall:
-        """Route ``request``: a finished :class:`Response` (404, 405, 400...) or the
-        handler to call."""
-        method = request.method
-        segments: tuple[str, ...] = ()
-        found: Match | NoMatch | None = self.matcher.match_static(method, raw_path)
-        if found is None:
+        self, request: Request, schedule: Callable[[Any], None]
+    ) -> Response | MountCall | Flow:
+        """Route ``request``: a finished :class:`Response` (404, 405, 400...), a mounted
+        app to call as is, or the :class:`Flow` of handlers to run."""
+        if self.rules is not None and not self.rules.invokes_functions(request.path):
+            return Flow(self, request, (), _NOTHING, schedule)  # straight to the assets
+        if self.worker is not None:
             try:
-                segments = split_path(raw_path, percent_encoded=percent_encoded)
+                handler = self.loader.worker(self.worker)
+            except HandlerLoadError as exc:
+                return self._load_failed(request, exc)
+            return Flow(self, request, (Step(handler, {}, self.worker),), _NOTHING, schedule)
+        method = request.method
+        segments: tuple[str, ...] | None = None
+        found: Match | NoMatch | None = self.matcher.match_static(method, request.raw_path)
+        if found is None or self.middleware:
+            try:
+                segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
             except BadRequest as exc:
                 return self.finish(_plain(exc.status, str(exc)))
+        steps: list[Step] = []
+        if self.middleware:
+            assert segments is not None
+            for route, params in self.middleware.match(segments):
+                try:
+                    handlers = self.loader.middleware(route).handlers_for(method)
+                except HandlerLoadError as exc:
+                    return self._load_failed(request, exc)
+                steps.extend(Step(handler, params, route.file) for handler in handlers)
+        target = self._route(request, found, segments)
+        if not steps:
+            if isinstance(target, MountCall):
+                return target
+            if isinstance(target, Response):
+                return target
+            if isinstance(target, NoMatch) and not self._fallbacks:
+                return self.finish(self._no_match(method, target))
+        return Flow(self, request, steps, target, schedule)
+
+    def resolve(self, request: Request) -> Step | MountCall | Response | NoMatch:
+        """The route step for a request rewritten by ``context.next(...)``."""
+        try:
+            segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
+        except BadRequest as exc:
+            return self.finish(_plain(exc.status, str(exc)))
+        return self._route(request, None, segments)
+
+    def _route(
+        self,
+        request: Request,
+        found: Match | NoMatch | None,
+        segments: tuple[str, ...] | None,
+    ) -> Step | MountCall | Response | NoMatch:
+        method = request.method
+        if found is None:
+            assert segments is not None
             found = self.matcher.match(method, segments)
         if isinstance(found, NoMatch):
-            return self.finish(self._no_match(method, found))
+            return found
         route = found.route
         try:
             endpoint = self.loader.endpoint(route)
         except HandlerLoadError as exc:
-            logger.error("%s %s -> 500: %s", method, request.path, exc)
-            return self.finish(self._server_error(exc))
+            return self._load_failed(request, exc)
         if endpoint.mount is not None:
+            assert segments is not None  # an app route is a catch-all: never all-static
             rest = found.params[route.segments[-1].value]
             assert isinstance(rest, list)
             mounted_at = segments[: len(segments) - len(rest)]
             prefix = "/" + "/".join(mounted_at) if mounted_at else ""
             return MountCall(endpoint.mount, prefix, method, request.path)
-        context = Context(request, found.params, route.file, self.settings, schedule)
-        return Invocation(endpoint.handler_for(method), context, route.file)
+        return Step(endpoint.handler_for(method), found.params, route.file)
 
-    def complete(self, invocation: Invocation, result: Any) -> Response:
-        """Turn a handler's return value into the response to send."""
-        invocation.context.request.close()
-        try:
-            response = to_response(result)
-            _check_headers(response)
-        except HandlerResultError as exc:
-            handler = invocation.handler.name
-            logger.error(
-                "%s: handler `%s` %s (request %s)",
-                invocation.file,
-                handler,
-                exc,
-                invocation.context.uuid,
-            )
-            return self.finish(self._server_error(exc, f"{invocation.file}: `{handler}` "))
+    def step_result(self, result: Any) -> Response:
+        """Turn what a step returned into a :class:`Response`; raises
+        :class:`HandlerResultError` for a value that is none."""
+        response = to_response(result)
+        _check_headers(response)
         return self.finish(response)
 
-    def fail(self, invocation: Invocation, exc: BaseException) -> Response:
-        """The response for a handler that raised ``exc``."""
-        invocation.context.request.close()
+    def assets(self, request: Request, found: NoMatch, final: bool) -> Response | None:
+        """The answer for a request no route takes: a static file, else (when ``final``)
+        405/``OPTIONS`` for methods other routes or files take, the SPA page or the
+        nearest ``404.html``; ``None`` leaves it to the origin."""
+        method = request.method
+        static = self.static
+        if static is not None and (method == "GET" or method == "HEAD"):
+            response = static.serve(
+                method,
+                request.raw_path,
+                request.headers,
+                percent_encoded=request.percent_encoded,
+                root_path=request.root_path,
+            )
+            if response is not None:
+                return self.finish(response)
+        if not final:
+            return None
+        allowed = found.allowed
+        if (
+            static is not None
+            and method != "GET"
+            and method != "HEAD"
+            and static.exists(request.raw_path, percent_encoded=request.percent_encoded)
+        ):
+            allowed = allowed | _STATIC_METHODS
+        if allowed or static is None:
+            return self.finish(self._no_match(method, NoMatch(allowed)))
+        return self.finish(
+            static.not_found(
+                method, request.raw_path, request.headers, percent_encoded=request.percent_encoded
+            )
+        )
+
+    def chain_failed(self, flow: Flow, exc: Exception, *, passing: bool = True) -> Response | None:
+        """Log an exception that left the chain and give the response for it; ``None``
+        when the request should pass through to the assets and origin instead."""
         if isinstance(exc, BadRequest):
             return self.finish(_plain(exc.status, str(exc)))
-        logger.error(
-            "%s: handler `%s` raised %s (request %s)",
-            invocation.file,
-            invocation.handler.name,
-            type(exc).__name__,
-            invocation.context.uuid,
-            exc_info=exc,
-        )
-        return self.finish(self._server_error(exc))
+        failed = flow.failed_in
+        file, name = (failed[1], failed[2]) if failed and failed[0] is exc else ("?", "?")
+        request = flow.request
+        if isinstance(exc, HandlerResultError):
+            logger.error("%s: handler `%s` %s (request %s)", file, name, exc, flow.uuid)
+        else:
+            logger.error(
+                "%s: %s raised %s on %s %s (request %s)",
+                file,
+                f"handler `{name}`" if name != MOUNTED_APP else "the mounted app",
+                type(exc).__name__,
+                request.method,
+                request.path,
+                flow.uuid,
+                exc_info=exc,
+            )
+        if passing and flow.pass_through:
+            logger.warning("%s %s: passing through after the error", request.method, request.path)
+            return None
+        return self.finish(self._server_error(exc, f"{file}: `{name}` "))
 
     def fast_mount(self, raw_path: bytes) -> tuple[MountedApp, str] | None:
         """The mounted app and prefix for ``raw_path`` (the app-relative path a face routes
@@ -184,9 +269,14 @@ class Pipeline:
         """
         if not carries_body(response.status_code):
             response.body = b""
-            response.headers.pop("Content-Length", None)
-            response.headers.pop("Content-Type", None)
+            if response.stream is None:
+                response.headers.pop("Content-Length", None)
+                response.headers.pop("Content-Type", None)
         return response
+
+    def _load_failed(self, request: Request, exc: HandlerLoadError) -> Response:
+        logger.error("%s %s -> 500: %s", request.method, request.path, exc)
+        return self.finish(self._server_error(exc))
 
     def _no_match(self, method: str, found: NoMatch) -> Response:
         if not found.allowed:
@@ -211,7 +301,7 @@ class Pipeline:
 def wire_headers(response: Response) -> list[tuple[str, str]]:
     """The header pairs to send, with ``Content-Length`` added where it belongs."""
     items = response.header_items()
-    if not carries_body(response.status_code):
+    if response.stream is not None or not carries_body(response.status_code):
         return items
     # A plain scan: werkzeug's ``in`` raises and catches a KeyError on a miss.
     for name, _ in items:
@@ -232,6 +322,10 @@ def _check_headers(response: Response) -> None:
                     f"returned the header `{name}: {value}`, which HTTP cannot carry; "
                     "use ASCII (percent-encode the value)"
                 ) from None
+
+
+_NOTHING = NoMatch(frozenset())
+_STATIC_METHODS = frozenset({"GET", "HEAD"})
 
 
 def _plain(status: int, text: str) -> Response:

@@ -8,9 +8,10 @@ import datetime
 import decimal
 import json as _json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from io import BytesIO
 from typing import Any, Protocol
+from urllib.parse import quote, unquote
 
 from werkzeug.datastructures import FileStorage, Headers, MultiDict
 from werkzeug.formparser import FormDataParser
@@ -80,6 +81,8 @@ class Request(_SansIORequest):
         headers: Headers | Callable[[], Headers],
         remote_addr: str | None,
         body: BodySource = NO_BODY,
+        raw_path: bytes | None = None,
+        percent_encoded: bool = True,
     ) -> None:
         # The base initialiser is skipped on purpose: building ``Headers`` is the costliest
         # part of a request and many handlers never look at them, so they are made lazily.
@@ -96,10 +99,55 @@ class Request(_SansIORequest):
         self.remote_addr = remote_addr
         self._body_source = body
         self._body: bytes | None = None
+        #: The app-relative path as sent, the form routing and static files work on.
+        self.raw_path = raw_path if raw_path is not None else _encode_path(self.path)
+        self.percent_encoded = percent_encoded if raw_path is not None else True
+        #: Whether this request was made by :meth:`replace` (the faces then rebuild the
+        #: protocol's view of it for mounted apps).
+        self.rewritten = False
 
     @cached_property
     def headers(self) -> Headers:
         return self._make_headers()
+
+    def replace(
+        self,
+        path: str | None = None,
+        *,
+        method: str | None = None,
+        headers: HeadersInit = None,
+        query_string: str | bytes | None = None,
+    ) -> Request:
+        """A copy of this request with another path (URL form: percent-encoded, with an
+        optional ``?query``), method or headers; the body is shared. For ``context.next``.
+        """
+        raw = self.raw_path
+        encoded = self.percent_encoded
+        query = self.query_string
+        if path is not None:
+            path, _, new_query = path.partition("?")
+            if not path.startswith("/"):
+                raise ValueError(f"a rewritten path must start with '/', not {path!r}")
+            raw, encoded = _encode_path(path, safe="%"), True
+            query = new_query.encode()
+        if query_string is not None:
+            query = query_string.encode() if isinstance(query_string, str) else query_string
+        copy = Request(
+            method or self.method,
+            self.scheme,
+            self.server,
+            self.root_path,
+            unquote(raw.decode("latin-1")) if encoded else raw.decode("utf-8", "replace"),
+            query,
+            Headers(headers if headers is not None else list(self.headers.items())),
+            self.remote_addr,
+            self._body_source,
+            raw,
+            encoded,
+        )
+        copy._body = self._body
+        copy.rewritten = True
+        return copy
 
     # -- async reading -----------------------------------------------------------------
 
@@ -209,6 +257,10 @@ class Request(_SansIORequest):
         self.__dict__["files"] = files
 
 
+def _encode_path(path: str, safe: str = "") -> bytes:
+    return quote(path, safe="/!$&'()*+,;=:@~" + safe).encode("ascii")
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
@@ -237,12 +289,37 @@ def carries_body(status: int) -> bool:
 _DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class FileBody:
+    """A response body that is part of a file on disk, sent without reading it whole.
+
+    Each face sends it its own way: ``http.response.pathsend`` or chunks read off the event
+    loop on ASGI, ``wsgi.file_wrapper`` (the server's ``sendfile``) on WSGI.
+    """
+
+    path: str
+    offset: int
+    length: int
+    #: Whether the body is the whole file, so a server may send the file by name.
+    whole: bool
+
+
+#: What a streamed response body can be: a file, or an iterable of byte chunks, sync or async.
+Stream = FileBody | Iterable[bytes] | AsyncIterable[bytes]
+
+
 class Response(_SansIOResponse):
     """An outgoing response: ``Response(body="", status=200, headers=None)``.
 
     ``set_cookie``, ``delete_cookie``, ``headers``, ``mimetype``, ``cache_control`` and the
     rest of werkzeug's sans-IO response are all here. Repeated headers are kept.
+
+    A streamed response (a static file, a mounted app's or the origin's answer) has its body
+    in ``stream`` and ``body == b""``; its length, when known, is in ``Content-Length``.
     """
+
+    #: The streamed body, when there is one (``body`` is then empty).
+    stream: Stream | None = None
 
     def __init__(
         self,
@@ -294,5 +371,18 @@ class Response(_SansIOResponse):
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
 
+    @classmethod
+    def streamed(cls, stream: Stream, status: int = 200, headers: HeadersInit = None) -> Response:
+        """A response whose body is sent from ``stream`` as it is produced.
+
+        ``headers`` are kept exactly as given: no default ``Content-Type`` is added.
+        """
+        response = cls(b"", status)
+        if headers is not None:
+            response.__dict__["headers"] = Headers(headers)
+        response.stream = stream
+        return response
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.status} {len(self.body)} bytes>"
+        size = "streamed" if self.stream is not None else f"{len(self.body)} bytes"
+        return f"<{type(self).__name__} {self.status} {size}>"

@@ -6,20 +6,21 @@ Sync handlers run directly in the server's thread; async ones on the app's backg
 from __future__ import annotations
 
 import asyncio
-import inspect
 import threading
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_to_bytes
+from collections.abc import AsyncIterable, Iterable, Iterator
+from io import BytesIO
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote, unquote_to_bytes
 
 from werkzeug.datastructures import EnvironHeaders
 
 from .adapters import Lifespan, LifespanError, LifespanGroup, MountedApp, mount_environ
 from .adapters.environ import input_length
 from .background import LoopThread
-from .pipeline import Invocation, MountCall, wire_headers
+from .flow import Flow
+from .pipeline import MountCall, wire_headers
 from .types import Environ, StartResponse
-from .wrappers import Request, Response
+from .wrappers import FileBody, Request, Response, carries_body
 
 if TYPE_CHECKING:
     from .app import Pages
@@ -139,29 +140,90 @@ class WSGIFace:
             lambda: EnvironHeaders(environ),
             environ.get("REMOTE_ADDR"),
             WSGIBody(environ),
+            raw,
+            encoded,
         )
-        step = self.pipeline.prepare(request, raw, self._schedule, percent_encoded=encoded)
-        if isinstance(step, Invocation):
-            response = self._invoke(step)
-        elif isinstance(step, MountCall):
+        step = self.pipeline.prepare(request, self._schedule)
+        if isinstance(step, Flow):
+            step.bind(self, environ, self.app.executor)
+            try:
+                response = step.run()
+            except Exception as exc:
+                response = step.recover(exc)
+            for stream in step.abandoned(response.stream):
+                self._close(stream)
+            request.close()
+            return self._respond(response, method, environ, start_response)
+        if isinstance(step, MountCall):
             return self._mounted(step.mount, step.prefix, environ, start_response)
-        else:
-            response = step
-        start_response(response.status, wire_headers(response))
-        return [] if method == "HEAD" else [response.body]
+        start_response(step.status, wire_headers(step))
+        return [] if method == "HEAD" else [step.body]
 
-    def _invoke(self, invocation: Invocation) -> Response:
-        handler = invocation.handler
-        try:
-            if handler.is_async:
-                result = self.app.loop_thread.run(handler.fn(invocation.context))
-            else:
-                result = handler.fn(invocation.context)
-            if inspect.isawaitable(result):
-                result = self.app.loop_thread.run(result)
-        except Exception as exc:
-            return self.pipeline.fail(invocation, exc)
-        return self.pipeline.complete(invocation, result)
+    def _respond(
+        self, response: Response, method: str, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        start_response(response.status, wire_headers(response))
+        stream = response.stream
+        if stream is None:
+            return [] if method == "HEAD" else [response.body]
+        if method == "HEAD" or not carries_body(response.status_code):
+            self._close(stream)
+            return []
+        if isinstance(stream, FileBody):
+            file = open(stream.path, "rb")  # noqa: SIM115 - the server closes it
+            wrapper = environ.get("wsgi.file_wrapper")
+            if stream.whole and wrapper is not None:
+                # The server's own type, returned as is: gunicorn then uses sendfile().
+                return wrapper(file, _CHUNK)  # type: ignore[no-any-return]
+            return _file_range(file, stream.offset, stream.length)
+        if isinstance(stream, AsyncIterable):
+            return _loop_chunks(stream, self.app.loop_thread)
+        return stream
+
+    def _close(self, stream: object) -> None:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            self.app.loop_thread.run(aclose())
+            return
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+    # -- what the flow asks of this face ---------------------------------------------------
+
+    native_async = False
+
+    def call_mount(self, call: MountCall, request: Request, flow: Flow) -> Response:
+        """Call a mounted app for a middleware's ``next()``: its response comes back as a
+        :class:`Response` streaming the app's iterable."""
+        environ: Environ = flow.io
+        mount = call.mount
+        if mount.lifespan is not None:
+            self.app.mount_lifespans.ensure_started(mount.lifespan)
+        if request.rewritten:
+            environ = _environ_for(environ, request)
+        if request._body is not None:
+            # A middleware read the body: the app gets it again.
+            environ = dict(environ)
+            environ["wsgi.input"] = BytesIO(request._body)
+            environ["CONTENT_LENGTH"] = str(len(request._body))
+        app = mount.wsgi(self.app.loop_thread.get_loop, self.app.executor)
+        return capture_response(app, mount_environ(environ, call.prefix))
+
+    def call_origin(self, request: Request, flow: Flow) -> Response:
+        origin = self.pipeline.origin
+        assert origin is not None
+        body: bytes | Iterable[bytes]
+        if request._body is not None:
+            body = request._body
+        elif request.method in ("GET", "HEAD"):
+            body = b""
+        else:
+            body = _input_chunks(flow.io)
+        return origin.fetch(request, body)
+
+    def background_loop(self) -> asyncio.AbstractEventLoop:
+        return self.app.loop_thread.loop
 
     def _mounted(
         self, mount: MountedApp, prefix: str, environ: Environ, start_response: StartResponse
@@ -185,3 +247,124 @@ class WSGIFace:
 
     def _schedule(self, work: Any) -> None:
         self.app.background.schedule(work, self.app.loop_thread.loop)
+
+
+def capture_response(app: Any, environ: Environ) -> Response:
+    """Call the WSGI ``app`` and return its response once it has started; the body is
+    the app's iterable, read as it is sent (and closed once, as PEP 3333 asks)."""
+    started: list[Any] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        if started and exc_info is None:
+            raise RuntimeError("start_response() called twice without exc_info")
+        started[:] = [status, headers]
+        return written.append
+
+    result = app(environ, start_response)
+    body = _AppBody(result)
+    try:
+        # start_response may be called as late as with the first chunk.
+        while not started:
+            chunk = body.pull()
+            if chunk is None:
+                raise RuntimeError("the mounted app returned without calling start_response()")
+            written.append(chunk)
+    except BaseException:
+        body.close()
+        raise
+    status, headers = started
+    body.prefix(written)
+    return Response.streamed(body, int(status.split(" ", 1)[0]), headers)
+
+
+class _AppBody:
+    """A mounted WSGI app's iterable, with what it produced before it was handed on."""
+
+    __slots__ = ("_closed", "_iterator", "_prefix", "_result")
+
+    def __init__(self, result: Iterable[bytes]) -> None:
+        self._result = result
+        self._iterator = iter(result)
+        self._prefix: list[bytes] = []
+        self._closed = False
+
+    def pull(self) -> bytes | None:
+        return next(self._iterator, None)
+
+    def prefix(self, chunks: list[bytes]) -> None:
+        self._prefix = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._prefix
+        yield from self._iterator
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+
+
+def _environ_for(environ: Environ, request: Request) -> Environ:
+    """``environ`` rewritten to ``request`` (a middleware's ``next(...)``)."""
+    child = {k: v for k, v in environ.items() if not k.startswith("HTTP_")}
+    child.pop("CONTENT_TYPE", None)
+    child.pop("CONTENT_LENGTH", None)
+    child["REQUEST_METHOD"] = request.method
+    child["PATH_INFO"] = request.path.encode("utf-8").decode("latin-1")
+    child["QUERY_STRING"] = request.query_string.decode("latin-1")
+    raw = request.raw_path if request.percent_encoded else quote(request.path).encode("ascii")
+    script = quote(environ.get("SCRIPT_NAME", "").encode("latin-1"))
+    target = script + raw.decode("ascii")
+    if request.query_string:
+        target += "?" + request.query_string.decode("latin-1")
+    child["RAW_URI"] = child["REQUEST_URI"] = target
+    for name, value in request.headers.items():
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        child[key] = f"{child[key]}, {value}" if key in child else value
+    return child
+
+
+def _file_range(file: IO[bytes], offset: int, length: int) -> Iterator[bytes]:
+    try:
+        file.seek(offset)
+        remaining = length
+        while remaining > 0:
+            chunk = file.read(min(remaining, _CHUNK))
+            if not chunk:
+                return  # the file shrank since it was looked up
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        file.close()
+
+
+def _loop_chunks(stream: AsyncIterable[bytes], loop_thread: LoopThread) -> Iterator[bytes]:
+    # An async body on the WSGI face: each chunk is awaited on the background loop.
+    iterator = aiter(stream)
+    try:
+        while True:
+            try:
+                yield loop_thread.run(anext(iterator))
+            except StopAsyncIteration:
+                return
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            loop_thread.run(aclose())
+
+
+def _input_chunks(environ: Environ) -> Iterator[bytes]:
+    stream = environ["wsgi.input"]
+    remaining = input_length(environ)
+    while remaining is None or remaining > 0:
+        chunk = stream.read(_CHUNK if remaining is None else min(remaining, _CHUNK))
+        if not chunk:
+            return
+        if remaining is not None:
+            remaining -= len(chunk)
+        yield chunk

@@ -5,7 +5,7 @@ Nothing here touches asyncio, WSGI or ASGI.
 
 from __future__ import annotations
 
-from .matcher import Match, Matcher, NoMatch
+from .matcher import Match, Matcher, MiddlewareMatcher, NoMatch
 from .path import split_path
 from .scan import scan
 from .table import ANY, METHODS, Route, RouteKind, RouteTable, Segment, SegmentKind
@@ -15,6 +15,7 @@ __all__ = [
     "METHODS",
     "Match",
     "Matcher",
+    "MiddlewareMatcher",
     "NoMatch",
     "Route",
     "RouteKind",

@@ -216,3 +216,36 @@ def _params(route: Route, segments: Sequence[str]) -> Params:
         name: list(segments[index:]) if catchall else segments[index]
         for index, name, catchall in route.param_slots
     }
+
+
+class MiddlewareMatcher:
+    """Find the ``_middleware.py`` files whose folder contains a path, outermost first.
+
+    A folder contains a path when its segments are a prefix of the path's, on segment
+    boundaries (``/api`` contains ``/api`` and ``/api/x``, never ``/apix``); a ``[param]``
+    folder takes any one non-empty segment.
+    """
+
+    def __init__(self, middleware: Iterable[Route] = ()) -> None:
+        # Routes arrive outermost first; the order is kept.
+        self._items = tuple(middleware)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def match(self, segments: Sequence[str]) -> list[tuple[Route, Params]]:
+        found = []
+        depth = len(segments)
+        for route in self._items:
+            pattern = route.segments
+            if len(pattern) > depth:
+                continue
+            for segment, value in zip(pattern, segments, strict=False):
+                if segment.kind is SegmentKind.STATIC:
+                    if segment.value != value:
+                        break
+                elif not value:
+                    break
+            else:
+                found.append((route, _params(route, segments)))
+        return found

@@ -8,12 +8,14 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import Problem, RouteDefinitionError
-from .exports import APP_NAMES, HANDLER_NAMES, handler_names, read_exports
+from .exports import APP_NAMES, HANDLER_NAMES, ModuleExports, handler_names, read_exports
 from .table import ANY, Route, RouteKind, RouteTable, Segment, SegmentKind
 
 _PARAM = re.compile(r"\[([^\[\]]*)\]")
 _CATCHALL = re.compile(r"\[\[([^\[\]]*)\]\]")
 _SUFFIX = ".py"
+_MIDDLEWARE = "_middleware.py"
+_WORKER = "_worker.py"
 
 
 @dataclass
@@ -23,6 +25,8 @@ class _Scan:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     visited: set[str] = field(default_factory=set)
+    middleware: list[Route] = field(default_factory=list)
+    worker: str | None = None
 
 
 def scan(root: str | os.PathLike[str]) -> RouteTable:
@@ -41,7 +45,15 @@ def scan(root: str | os.PathLike[str]) -> RouteTable:
     if state.problems:
         raise RouteDefinitionError(state.problems)
     routes = sorted(state.routes, key=Route.sort_key)
-    return RouteTable(root, tuple(routes), tuple(state.warnings))
+    middleware = sorted(state.middleware, key=lambda r: (len(r.segments), r.sort_key()))
+    if state.worker is not None and (routes or middleware):
+        ignored = ", ".join(f"`{r.file}`" for r in (*middleware, *routes)[:5])
+        more = "..." if len(routes) + len(middleware) > 5 else ""
+        state.warnings.append(
+            f"{state.worker} answers every request, so {ignored}{more} are not routed; "
+            "remove `_worker.py` to route the files of the tree"
+        )
+    return RouteTable(root, tuple(routes), tuple(state.warnings), tuple(middleware), state.worker)
 
 
 def _walk(state: _Scan, folder: str, prefix: tuple[Segment, ...]) -> None:
@@ -52,9 +64,21 @@ def _walk(state: _Scan, folder: str, prefix: tuple[Segment, ...]) -> None:
     with os.scandir(folder) as entries:
         ordered = sorted(entries, key=lambda e: e.name)
     for entry in ordered:
+        rel = os.path.relpath(entry.path, state.root).replace(os.sep, "/")
+        if entry.name == _MIDDLEWARE and entry.is_file():
+            _add_middleware(state, entry.path, rel, prefix)
+            continue
+        if entry.name == _WORKER and entry.is_file():
+            if prefix:
+                state.warnings.append(
+                    f"{rel}: `{_WORKER}` only takes effect at the root of the functions "
+                    "folder; not routed"
+                )
+            else:
+                state.worker = rel
+            continue
         if entry.name.startswith(("_", ".")):
             continue
-        rel = os.path.relpath(entry.path, state.root).replace(os.sep, "/")
         if entry.is_dir():
             segment = _parse_name(state, entry.name, rel, is_file=False)
             if segment is not None:
@@ -134,14 +158,11 @@ def _add_route(state: _Scan, path: str, rel: str, segments: tuple[Segment, ...])
         seen.add(segment.value)
 
     try:
-        with open(path, "rb") as source:
-            exports = read_exports(source.read(), path)
+        exports = _read(path)
     except SyntaxError as exc:
         # A broken file keeps its place in the table; it answers 500 with the error until
         # it is fixed, so one typo never takes the rest of the tree down.
-        where = f"line {exc.lineno}" if exc.lineno else "unknown line"
-        error = f"syntax error at {where}: {exc.msg}"
-        state.routes.append(Route(segments, rel, handlers={ANY: ""}, error=error))
+        state.routes.append(Route(segments, rel, handlers={ANY: ""}, error=_syntax_error(exc)))
         return
 
     handlers, doubled = handler_names(exports.names)
@@ -183,6 +204,36 @@ def _add_route(state: _Scan, path: str, rel: str, segments: tuple[Segment, ...])
         state.warnings.append(f"{rel}: exports no handler ({known}); not routed")
         return
     state.routes.append(Route(segments, rel, handlers=handlers))
+
+
+def _read(path: str) -> ModuleExports:
+    with open(path, "rb") as source:
+        return read_exports(source.read(), path)
+
+
+def _syntax_error(exc: SyntaxError) -> str:
+    where = f"line {exc.lineno}" if exc.lineno else "unknown line"
+    return f"syntax error at {where}: {exc.msg}"
+
+
+def _add_middleware(state: _Scan, path: str, rel: str, folder: tuple[Segment, ...]) -> None:
+    try:
+        exports = _read(path)
+    except SyntaxError as exc:
+        # As for a route: every request under the folder answers 500 until it is fixed.
+        error = _syntax_error(exc)
+        state.middleware.append(Route(folder, rel, RouteKind.MIDDLEWARE, {ANY: ""}, error=error))
+        return
+    handlers, doubled = handler_names(exports.names)
+    for snake, camel in doubled:
+        state.problems.append(
+            Problem(rel, f"exports both `{snake}` and `{camel}`", "keep one spelling")
+        )
+    if not handlers:
+        known = ", ".join(HANDLER_NAMES)
+        state.warnings.append(f"{rel}: exports no handler ({known}); it wraps nothing")
+        return
+    state.middleware.append(Route(folder, rel, RouteKind.MIDDLEWARE, handlers))
 
 
 def _mount_file(rel: str) -> str:

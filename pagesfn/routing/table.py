@@ -39,6 +39,9 @@ class RouteKind(enum.Enum):
     # A catch-all file exporting a WSGI or ASGI ``app``, mounted at its folder's prefix;
     # which protocol it speaks is decided when the module is imported.
     APP = "app"
+    # A folder's ``_middleware.py``: it wraps every request under the folder; its
+    # segments are the folder's.
+    MIDDLEWARE = "middleware"
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -118,6 +121,10 @@ class RouteTable:
     root: str
     routes: tuple[Route, ...]
     warnings: tuple[str, ...] = ()
+    #: ``_middleware.py`` files, outermost folder first.
+    middleware: tuple[Route, ...] = ()
+    #: ``_worker.py`` (relative to the root) when the tree has one: it answers everything.
+    worker: str | None = None
 
     def __iter__(self) -> Iterator[Route]:
         return iter(self.routes)

@@ -1,0 +1,347 @@
+"""One request's walk through middleware, its route, and the fallbacks behind them.
+
+The chain is indexed: ``0 .. n-1`` are the middleware handlers that apply, ``n`` is the
+route (a handler or a mounted app), ``n + 1`` the fallbacks (static assets, the origin,
+404). ``context.next()`` runs the chain from the step after its own.
+
+Every step can be sync or async, and the chain is run from either world: :meth:`Flow.run`
+in a thread, :meth:`Flow.arun` on an event loop. A sync step reached from the loop runs in
+the thread pool; an async step reached from a thread runs on the loop. Each face has one
+native way to call mounted apps and the origin (awaited on ASGI, called on WSGI), and the
+flow crosses over to it when the other world reaches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .background import as_coroutine
+from .context import Context, request_id
+from .loader import Handler
+from .routing import NoMatch
+from .routing.matcher import Params
+from .wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from .pipeline import MountCall, Pipeline
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A handler of the chain with the params of its file's pattern."""
+
+    handler: Handler
+    params: Params
+    file: str
+
+
+#: What the route step of a request resolves to.
+Target = "Step | MountCall | Response | NoMatch"
+
+
+class Face(Protocol):
+    """What a face does its own way, for the flow."""
+
+    #: Whether :meth:`mount` and :meth:`origin` return awaitables (ASGI) or responses (WSGI).
+    native_async: bool
+
+    def call_mount(self, call: MountCall, request: Request, flow: Flow) -> Any:
+        """The response of a mounted app, streamed."""
+
+    def call_origin(self, request: Request, flow: Flow) -> Any:
+        """The response of the origin server, streamed."""
+
+    def background_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop async steps run on when the chain is run from a thread."""
+
+
+# Results that are certainly not awaitable, checked before the slower test.
+_PLAIN_RESULTS = frozenset({Response, str, bytes, dict, list, tuple})
+
+
+class Flow:
+    """The state of one request through its chain; built by :meth:`Pipeline.prepare`."""
+
+    __slots__ = (
+        "_loop",
+        "_uuid",
+        "data",
+        "executor",
+        "face",
+        "failed_in",
+        "io",
+        "opened",
+        "pass_through",
+        "pipeline",
+        "request",
+        "schedule",
+        "steps",
+        "target",
+    )
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        request: Request,
+        steps: Sequence[Step],
+        target: Any,
+        schedule: Callable[[Any], None],
+    ) -> None:
+        self.pipeline = pipeline
+        self.request = request
+        self.steps = steps
+        #: The route resolved for the original request (a rewrite resolves its own).
+        self.target = target
+        self.schedule = schedule
+        self.data: dict[str, Any] = {}
+        self.opened: list[object] = []
+        self.pass_through = False
+        #: (exception, file, handler) of the innermost step an exception left.
+        self.failed_in: tuple[BaseException, str, str] | None = None
+        self.face: Face | None = None
+        self.io: Any = None
+        self.executor: concurrent.futures.Executor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._uuid: str | None = None
+
+    def bind(
+        self,
+        face: Face,
+        io: Any,
+        executor: concurrent.futures.Executor,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Flow:
+        """Attach the face running this flow, its per-request protocol state (``io``),
+        the thread pool, and the loop when the face runs on one."""
+        self.face = face
+        self.io = io
+        self.executor = executor
+        self._loop = loop
+        return self
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            assert self.face is not None
+            loop = self._loop = self.face.background_loop()
+        return loop
+
+    @property
+    def uuid(self) -> str:
+        """The request's id, the same for every step of the chain."""
+        value = self._uuid
+        if value is None:
+            value = self._uuid = request_id(self.request)
+        return value
+
+    def next(
+        self, index: int, target: str | Request | None, from_async: bool, current: Request
+    ) -> Any:
+        if target is None:
+            request = current
+        elif isinstance(target, Request):
+            request = target
+        elif isinstance(target, str):
+            request = current.replace(target)
+        else:
+            raise TypeError(f"next() takes a path or a Request, not {type(target).__name__}")
+        return self.arun(index, request) if from_async else self.run(index, request)
+
+    def abandoned(self, sent: object) -> list[object]:
+        """Streamed bodies the chain opened (mounted apps', the origin's) that are not
+        ``sent``: a middleware replaced them. The face closes them."""
+        return [stream for stream in self.opened if stream is not sent]
+
+    # -- from a thread -------------------------------------------------------------------
+
+    def run(self, index: int = 0, request: Request | None = None) -> Response:
+        """Run the chain from step ``index``, blocking; never on an event loop thread."""
+        request = request or self.request
+        steps = self.steps
+        if index < len(steps):
+            return self._call(steps[index], request, index)
+        if index > len(steps):
+            return self._fallback(request, _NOTHING)
+        target = self._target(request)
+        if isinstance(target, Step):
+            return self._call(target, request, index)
+        if isinstance(target, Response):
+            return target
+        if isinstance(target, NoMatch):
+            return self._fallback(request, target)
+        try:
+            return self._native(self._face.call_mount, target, request)
+        except Exception as exc:
+            self._note_failure(exc, target.mount.file, MOUNTED_APP)
+            raise
+
+    def _call(self, step: Step, request: Request, index: int) -> Response:
+        handler = step.handler
+        context = self._context(step, request, index)
+        try:
+            if handler.is_async:
+                result = self._await(handler.fn(context))
+            else:
+                result = handler.fn(context)
+                if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
+                    result = self._await(result)
+            return self.pipeline.step_result(result)
+        except Exception as exc:
+            self._note_failure(exc, step.file, handler.name)
+            raise
+
+    def _fallback(self, request: Request, found: NoMatch) -> Response:
+        origin = self.pipeline.origin is not None
+        response = self.pipeline.assets(request, found, final=not origin)
+        if response is None:
+            response = self._native(self._face.call_origin, request)
+        return response
+
+    def _native(self, call: Callable[..., Any], *args: Any) -> Response:
+        result = call(*args, self)
+        response: Response = self._await(result) if self._face.native_async else result
+        if response.stream is not None:
+            self.opened.append(response.stream)
+        return response
+
+    def _await(self, awaitable: Any) -> Any:
+        future = asyncio.run_coroutine_threadsafe(as_coroutine(awaitable), self.loop)
+        return future.result()
+
+    # -- on the loop ---------------------------------------------------------------------
+
+    async def arun(self, index: int = 0, request: Request | None = None) -> Response:
+        """Run the chain from step ``index`` on the running loop."""
+        request = request or self.request
+        steps = self.steps
+        if index < len(steps):
+            return await self._acall(steps[index], request, index)
+        if index > len(steps):
+            return await self._afallback(request, _NOTHING)
+        target = self._target(request)
+        if isinstance(target, Step):
+            return await self._acall(target, request, index)
+        if isinstance(target, Response):
+            return target
+        if isinstance(target, NoMatch):
+            return await self._afallback(request, target)
+        try:
+            return await self._anative(self._face.call_mount, target, request)
+        except Exception as exc:
+            self._note_failure(exc, target.mount.file, MOUNTED_APP)
+            raise
+
+    async def _acall(self, step: Step, request: Request, index: int) -> Response:
+        handler = step.handler
+        context = self._context(step, request, index)
+        try:
+            if handler.is_async:
+                result = await handler.fn(context)
+            else:
+                run: Callable[..., Any] = contextvars.copy_context().run
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, run, handler.fn, context
+                )
+            if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
+                result = await result
+            return self.pipeline.step_result(result)
+        except Exception as exc:
+            self._note_failure(exc, step.file, handler.name)
+            raise
+
+    async def _afallback(self, request: Request, found: NoMatch) -> Response:
+        pipeline = self.pipeline
+        origin = pipeline.origin is not None
+        if pipeline.static is None:
+            response = pipeline.assets(request, found, final=not origin)
+        else:
+            # Files are looked up (and small ones read) off the loop, in one hop.
+            response = await asyncio.get_running_loop().run_in_executor(
+                self.executor, pipeline.assets, request, found, not origin
+            )
+        if response is None:
+            response = await self._anative(self._face.call_origin, request)
+        return response
+
+    async def _anative(self, call: Callable[..., Any], *args: Any) -> Response:
+        response: Response
+        if self._face.native_async:
+            response = await call(*args, self)
+        else:
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(
+                self.executor, functools.partial(call, *args, self)
+            )
+        if response.stream is not None:
+            self.opened.append(response.stream)
+        return response
+
+    # -- failures ------------------------------------------------------------------------
+
+    def recover(self, exc: Exception) -> Response:
+        """The response for an exception that left the chain (from a thread)."""
+        response = self.pipeline.chain_failed(self, exc)
+        if response is not None:
+            return response
+        try:
+            return self._fallback(self.request, _NOTHING)
+        except Exception as again:
+            return self.pipeline.chain_failed(self, again, passing=False) or _unreachable()
+
+    async def arecover(self, exc: Exception) -> Response:
+        """The response for an exception that left the chain (on the loop)."""
+        response = self.pipeline.chain_failed(self, exc)
+        if response is not None:
+            return response
+        try:
+            return await self._afallback(self.request, _NOTHING)
+        except Exception as again:
+            return self.pipeline.chain_failed(self, again, passing=False) or _unreachable()
+
+    # -- shared --------------------------------------------------------------------------
+
+    @property
+    def _face(self) -> Face:
+        face = self.face
+        assert face is not None, "Flow.bind() was not called"
+        return face
+
+    def _target(self, request: Request) -> Any:
+        if request is self.request:
+            return self.target
+        return self.pipeline.resolve(request)
+
+    def _context(self, step: Step, request: Request, index: int) -> Context:
+        return Context(
+            request,
+            step.params,
+            step.file,
+            self.pipeline.settings,
+            self.schedule,
+            self.data,
+            self,
+            index,
+            step.handler.is_async,
+        )
+
+    def _note_failure(self, exc: BaseException, file: str, name: str) -> None:
+        failed = self.failed_in
+        if failed is None or failed[0] is not exc:
+            self.failed_in = (exc, file, name)
+
+
+_NOTHING = NoMatch(frozenset())
+#: The handler name noted for a mounted app that raised.
+MOUNTED_APP = "app"
+
+
+def _unreachable() -> Response:
+    raise AssertionError("chain_failed(passing=False) always answers")
