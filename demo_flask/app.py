@@ -10,5 +10,7 @@ from pathlib import Path
 
 from pagesfn import Pages
 
-app = Pages(Path(__file__).parent / "functions", debug=True)
+HERE = Path(__file__).parent
+
+app = Pages(HERE / "functions", public=HERE / "public", debug=True)
 wsgi = app.wsgi

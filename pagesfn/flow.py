@@ -42,10 +42,6 @@ class Step:
     file: str
 
 
-#: What the route step of a request resolves to.
-Target = "Step | MountCall | Response | NoMatch"
-
-
 class Face(Protocol):
     """What a face does its own way, for the flow."""
 

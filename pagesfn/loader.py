@@ -84,10 +84,14 @@ def _handler(file: str, name: str, fn: Any) -> Handler:
         fn_name = name if name.isidentifier() else "handler"
         raise HandlerLoadError(
             file,
-            f"`{name}` is a {type(fn).__name__}, not a function; define it as "
+            f"`{name}` is {_a(type(fn).__name__)}, not a function; define it as "
             f"`def {fn_name}(context):` or `async def {fn_name}(context):`",
         )
     return Handler(fn, name, _is_async(fn))
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

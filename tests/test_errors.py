@@ -167,3 +167,39 @@ def test_files_without_handlers_warn_at_load(tmp_path):
         assert [route.file for route in app.routes] == ["index.py"]
     finally:
         app.close()
+
+
+BROKEN_MIDDLEWARE = {
+    "index.py": "def on_request(c):\n    return 'ok'\n",
+    "api/x.py": "def on_request(c):\n    return 'x'\n",
+    "api/_middleware.py": "on_request = []\n",
+    "b/_middleware.py": "on_request = [print, 3]\n",
+    "c/_middleware.py": "import missing_module_xyz\ndef on_request(c):\n    return c.next()\n",
+}
+
+
+def test_eager_reports_broken_middleware_with_the_fix(pages):
+    with pytest.raises(LoadError) as info:
+        pages(BROKEN_MIDDLEWARE, eager=True)
+    messages = {error.file: str(error) for error in info.value.errors}
+    assert set(messages) == {"api/_middleware.py", "b/_middleware.py", "c/_middleware.py"}
+    assert "`on_request` is an empty list; list at least one handler" in messages[
+        "api/_middleware.py"
+    ]
+    assert "`on_request[1]` is an int, not a function" in messages["b/_middleware.py"]
+    assert "ModuleNotFoundError" in messages["c/_middleware.py"]
+
+
+def test_broken_middleware_answers_500_under_its_folder_only(serve):
+    client = serve(BROKEN_MIDDLEWARE)
+    assert client.get("/").text == "ok"
+    assert client.get("/api/x").status == 500
+    assert client.get("/c/anything").status == 500
+
+
+def test_a_worker_without_listeners_names_the_call_to_add(pages):
+    with pytest.raises(LoadError) as info:
+        pages({"_worker.py": "x = 1\n"}, eager=True)
+    (error,) = info.value.errors
+    assert error.file == "_worker.py"
+    assert 'add_event_listener("fetch", handler)' in str(error)

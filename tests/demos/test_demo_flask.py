@@ -151,3 +151,41 @@ def test_form_validation_keeps_the_input(browser):
     assert rejected.html.select_one(".flash.error") is not None
     assert "Use at most 80 characters." in rejected
     assert rejected.forms["note-form"]["title"].value == "x" * 81
+
+
+# -- the pipeline around the tree --------------------------------------------------------
+
+PUBLIC = DEMO.parent / "public"
+
+
+def test_static_files_and_the_404_page_come_from_public(serve):
+    client = serve(DEMO, public=PUBLIC)
+    css = client.get("/css/site.css")
+    assert (css.status, css.header("Content-Type")) == (200, "text/css; charset=utf-8")
+    assert css.body == (PUBLIC / "css" / "site.css").read_bytes()
+    assert client.get("/css/site.css", headers={"If-None-Match": css.header("ETag")}).status == 304
+    missing = client.get("/no/such/page")
+    assert missing.status == 404
+    assert "Nothing here" in missing.text
+
+
+@pytest.mark.parametrize("path", ["/", "/flask/", "/robots.txt", "/no/such/page"])
+def test_the_root_middleware_wraps_routes_the_mount_and_static_files(serve, path):
+    response = serve(DEMO, public=PUBLIC).get(path, headers={"eo-log-uuid": "demo-1"})
+    assert response.header("X-Request-Id") == "demo-1"
+    assert (response.header("Server-Timing") or "").startswith("app;dur=")
+
+
+def test_the_demo_app_module_serves_public():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_flask_app", DEMO.parent / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        response = webtest.TestApp(module.wsgi).get("/robots.txt")
+        assert "Disallow: /flask/" in response.text
+    finally:
+        module.app.close()
+        module.app.loader.unload()

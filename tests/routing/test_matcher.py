@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from pagesfn.errors import RouteDefinitionError
-from pagesfn.routing import ANY, Match, Matcher, NoMatch, Route, RouteKind, Segment, SegmentKind
+from pagesfn.routing import (
+    ANY,
+    Match,
+    Matcher,
+    MiddlewareMatcher,
+    NoMatch,
+    Route,
+    RouteKind,
+    Segment,
+    SegmentKind,
+)
 
 
 def route(pattern: str, *methods: str) -> Route:
@@ -165,3 +175,36 @@ def test_adding_a_route_revokes_the_shortcut():
     assert m.match_mount(b"/api/health") is not None
     m.add(route("/api/health"))
     assert m.match_mount(b"/api/health") is None
+
+
+def middleware(folder: str) -> Route:
+    base = route(folder)
+    return Route(
+        base.segments,
+        folder.strip("/") + "/_middleware.py",
+        RouteKind.MIDDLEWARE,
+        {ANY: "on_request"},
+    )
+
+
+def test_middleware_match_their_folder_on_segment_boundaries_outermost_first():
+    matcher = MiddlewareMatcher(
+        [middleware("/"), middleware("/api"), middleware("/api/[version]"), middleware("/users")]
+    )
+    found = lambda path: [(r.pattern, params) for r, params in matcher.match(segs(path))]  # noqa: E731
+    assert found("/") == [("/", {})]
+    assert found("/api") == [("/", {}), ("/api", {})]
+    assert found("/api/v2/items") == [
+        ("/", {}),
+        ("/api", {}),
+        ("/api/[version]", {"version": "v2"}),
+    ]
+    assert found("/apix") == [("/", {})]
+    assert found("/users/1") == [("/", {}), ("/users", {})]
+
+
+def test_a_param_folder_middleware_needs_a_non_empty_segment():
+    matcher = MiddlewareMatcher([middleware("/api/[version]")])
+    assert matcher.match(("api", "")) == []
+    assert matcher.match(("api",)) == []
+    assert bool(matcher) and not MiddlewareMatcher([])

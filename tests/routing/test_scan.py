@@ -257,3 +257,65 @@ def test_an_app_outside_a_catchall_names_the_file_to_use(tree, name, suggestion)
 def test_handlers_beside_an_app_variable_stay_handlers(tree):
     (route,) = scan(tree({"x.py": APP + HANDLER}))
     assert route.kind is RouteKind.HANDLER
+
+
+MIDDLEWARE = "def on_request(context):\n    return context.next()\n"
+
+
+def test_middleware_files_wrap_their_folder_outermost_first(tree):
+    root = tree(
+        {
+            "index.py": HANDLER,
+            "users/[id]/_middleware.py": MIDDLEWARE,
+            "api/_middleware.py": "def on_request_post(context):\n    return context.next()\n",
+            "_middleware.py": "onRequest = [1, 2]\n",
+            "api/admin/_middleware.py": MIDDLEWARE,
+        }
+    )
+    table = scan(root)
+    assert patterns(table) == {"index.py": "/"}  # middleware are not routes
+    assert [(m.file, m.pattern) for m in table.middleware] == [
+        ("_middleware.py", "/"),
+        ("api/_middleware.py", "/api"),
+        ("api/admin/_middleware.py", "/api/admin"),
+        ("users/[id]/_middleware.py", "/users/[id]"),
+    ]
+    assert all(m.kind is RouteKind.MIDDLEWARE for m in table.middleware)
+    assert dict(table.middleware[0].handlers) == {ANY: "onRequest"}
+    assert dict(table.middleware[1].handlers) == {"POST": "on_request_post"}
+
+
+def test_middleware_without_handlers_is_a_warning(tree):
+    table = scan(tree({"index.py": HANDLER, "api/_middleware.py": "x = 1\n"}))
+    assert table.middleware == ()
+    assert len(table.warnings) == 1
+    assert "api/_middleware.py" in table.warnings[0]
+    assert "wraps nothing" in table.warnings[0]
+
+
+def test_middleware_with_a_syntax_error_keeps_its_place(tree):
+    table = scan(tree({"index.py": HANDLER, "api/_middleware.py": "def on_request(:\n"}))
+    (broken,) = table.middleware
+    assert broken.file == "api/_middleware.py"
+    assert broken.error is not None and "line 1" in broken.error
+
+
+def test_middleware_with_both_spellings_is_a_problem(tree):
+    source = MIDDLEWARE + "onRequest = on_request\n"
+    with pytest.raises(RouteDefinitionError, match="exports both `on_request` and `onRequest`"):
+        scan(tree({"_middleware.py": source}))
+
+
+def test_a_worker_at_the_root_answers_everything_and_is_warned_about_other_files(tree):
+    table = scan(tree({"_worker.py": "x = 1\n", "index.py": HANDLER}))
+    assert table.worker == "_worker.py"
+    (warning,) = table.warnings
+    assert "_worker.py answers every request" in warning
+    assert "`index.py`" in warning
+
+
+def test_a_worker_below_the_root_is_not_routed(tree):
+    table = scan(tree({"index.py": HANDLER, "api/_worker.py": "x = 1\n"}))
+    assert table.worker is None
+    (warning,) = table.warnings
+    assert "api/_worker.py" in warning and "only takes effect at the root" in warning
