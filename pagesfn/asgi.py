@@ -107,11 +107,12 @@ class ASGIFace:
                 except Exception as exc:
                     response = await step.arecover(exc)
                 try:
-                    for stream in step.abandoned(response.stream):
-                        await close_stream(stream)
+                    if step.opened:
+                        for stream in step.abandoned(response.stream):
+                            await close_stream(stream)
                     await send_response(response, method, send, scope, self.executor)
                 finally:
-                    step.request.close()
+                    request.close()
                 return
             if not isinstance(step, MountCall):
                 await send_response(step, method, send, scope, self.executor)
@@ -154,7 +155,7 @@ class ASGIFace:
         elif request.method in ("GET", "HEAD"):
             body = b""
         else:
-            body = body_chunks(receive)
+            body = request.akept_chunks(body_chunks(receive))
         return await origin.afetch(request, body)
 
     def background_loop(self) -> asyncio.AbstractEventLoop:
@@ -407,8 +408,12 @@ class _AppBody:
 
     async def aclose(self) -> None:
         task = self._task
-        if not self._finished and not task.done():
-            task.cancel()  # nobody will read the rest
+        if not self._finished:
+            # Nobody will read the rest: a send still waiting (a bridged WSGI app's, from
+            # its thread) fails as if the client had gone, and the app is stopped.
+            self._channel.close()
+            if not task.done():
+                task.cancel()
         self._finished = True
         # Work an app does after its last message (background tasks) runs on; its
         # failure is logged rather than lost.
@@ -437,18 +442,27 @@ def _log_failure(task: asyncio.Future[Any]) -> None:
 class _Channel:
     """Hands messages from a mounted app's task to the consumer, one at a time."""
 
-    __slots__ = ("_message", "_ready", "_taken")
+    __slots__ = ("_closed", "_message", "_ready", "_taken")
 
     def __init__(self) -> None:
         self._message: Message | None = None
         self._ready = asyncio.Event()
         self._taken = asyncio.Event()
+        self._closed = False
 
     async def send(self, message: Message) -> None:
+        if self._closed:
+            raise OSError("the response is no longer being read")
         self._message = message
         self._taken.clear()
         self._ready.set()
         await self._taken.wait()  # backpressure: the next message waits for this one
+        if self._message is message:  # woken by close(), not taken
+            raise OSError("the response is no longer being read")
+
+    def close(self) -> None:
+        self._closed = True
+        self._taken.set()
 
     async def get(self, task: asyncio.Future[Any]) -> Message | None:
         """The next message, or ``None`` once the app has returned; re-raises its error."""

@@ -97,7 +97,7 @@ class Flow:
         self.target = target
         self.schedule = schedule
         self.data: dict[str, Any] = {}
-        self.opened: list[object] = []
+        self.opened: list[object] | None = None
         self.pass_through = False
         #: (exception, file, handler) of the innermost step an exception left.
         self.failed_in: tuple[BaseException, str, str] | None = None
@@ -154,19 +154,21 @@ class Flow:
     def abandoned(self, sent: object) -> list[object]:
         """Streamed bodies the chain opened (mounted apps', the origin's) that are not
         ``sent``: a middleware replaced them. The face closes them."""
-        return [stream for stream in self.opened if stream is not sent]
+        opened = self.opened
+        return [stream for stream in opened if stream is not sent] if opened else []
 
     # -- from a thread -------------------------------------------------------------------
 
     def run(self, index: int = 0, request: Request | None = None) -> Response:
         """Run the chain from step ``index``, blocking; never on an event loop thread."""
-        request = request or self.request
+        if request is None:
+            request = self.request
         steps = self.steps
         if index < len(steps):
             return self._call(steps[index], request, index)
         if index > len(steps):
             return self._fallback(request, _NOTHING)
-        target = self._target(request)
+        target = self.target if request is self.request else self.pipeline.resolve(request)
         if isinstance(target, Step):
             return self._call(target, request, index)
         if isinstance(target, Response):
@@ -205,7 +207,7 @@ class Flow:
         result = call(*args, self)
         response: Response = self._await(result) if self._face.native_async else result
         if response.stream is not None:
-            self.opened.append(response.stream)
+            self._opened(response.stream)
         return response
 
     def _await(self, awaitable: Any) -> Any:
@@ -216,13 +218,14 @@ class Flow:
 
     async def arun(self, index: int = 0, request: Request | None = None) -> Response:
         """Run the chain from step ``index`` on the running loop."""
-        request = request or self.request
+        if request is None:
+            request = self.request
         steps = self.steps
         if index < len(steps):
             return await self._acall(steps[index], request, index)
         if index > len(steps):
             return await self._afallback(request, _NOTHING)
-        target = self._target(request)
+        target = self.target if request is self.request else self.pipeline.resolve(request)
         if isinstance(target, Step):
             return await self._acall(target, request, index)
         if isinstance(target, Response):
@@ -277,7 +280,7 @@ class Flow:
                 self.executor, functools.partial(call, *args, self)
             )
         if response.stream is not None:
-            self.opened.append(response.stream)
+            self._opened(response.stream)
         return response
 
     # -- failures ------------------------------------------------------------------------
@@ -310,11 +313,6 @@ class Flow:
         assert face is not None, "Flow.bind() was not called"
         return face
 
-    def _target(self, request: Request) -> Any:
-        if request is self.request:
-            return self.target
-        return self.pipeline.resolve(request)
-
     def _context(self, step: Step, request: Request, index: int) -> Context:
         return Context(
             request,
@@ -327,6 +325,11 @@ class Flow:
             index,
             step.handler.is_async,
         )
+
+    def _opened(self, stream: object) -> None:
+        if self.opened is None:
+            self.opened = []
+        self.opened.append(stream)
 
     def _note_failure(self, exc: BaseException, file: str, name: str) -> None:
         failed = self.failed_in

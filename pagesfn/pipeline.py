@@ -57,6 +57,7 @@ class Pipeline:
         self.routes = table.routes
         self.matcher = matcher
         self.middleware = MiddlewareMatcher(table.middleware)
+        self._has_middleware = bool(table.middleware)
         self.worker = table.worker
         self.loader = loader
         self.settings = settings
@@ -70,7 +71,7 @@ class Pipeline:
         #: (middleware, ``_routes.json``, a worker) to run in front of it.
         self.has_mounts = (
             any(route.kind is RouteKind.APP for route in self.routes)
-            and not self.middleware
+            and not table.middleware
             and rules is None
             and self.worker is None
         )
@@ -91,13 +92,13 @@ class Pipeline:
         method = request.method
         segments: tuple[str, ...] | None = None
         found: Match | NoMatch | None = self.matcher.match_static(method, request.raw_path)
-        if found is None or self.middleware:
+        if found is None or self._has_middleware:
             try:
                 segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
             except BadRequest as exc:
                 return self.finish(_plain(exc.status, str(exc)))
         steps: list[Step] = []
-        if self.middleware:
+        if self._has_middleware:
             assert segments is not None
             for route, params in self.middleware.match(segments):
                 try:

@@ -8,7 +8,7 @@ import datetime
 import decimal
 import json as _json
 import uuid
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from io import BytesIO
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
@@ -177,6 +177,38 @@ class Request(_SansIORequest):
         for key, file in self.files.items(multi=True):
             merged.add(key, file)
         return merged
+
+    # -- streaming (to an origin) ---------------------------------------------------------
+
+    #: Whether the body is being streamed on by :meth:`kept_chunks`.
+    _streaming = False
+
+    def kept_chunks(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """The body's ``chunks`` passed on as they arrive and kept, so it can be read (or
+        sent) again once they have all gone by."""
+        self._start_streaming()
+        kept = []
+        for chunk in chunks:
+            kept.append(chunk)
+            yield chunk
+        self._body = b"".join(kept)
+
+    async def akept_chunks(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """:meth:`kept_chunks` for chunks that arrive on the event loop."""
+        self._start_streaming()
+        kept = []
+        async for chunk in chunks:
+            kept.append(chunk)
+            yield chunk
+        self._body = b"".join(kept)
+
+    def _start_streaming(self) -> None:
+        if self._streaming:
+            raise BodyAccessError(
+                "the request body was already streamed on and not read to its end; read it "
+                "whole first (`await request.body()` or `request.get_data()`) to send it twice"
+            )
+        self._streaming = True
 
     # -- sync reading (Flask's names) ----------------------------------------------------
 

@@ -37,19 +37,7 @@ class WSGIBody:
         self._environ = environ
 
     def read(self) -> bytes:
-        stream = self._environ["wsgi.input"]
-        remaining = input_length(self._environ)
-        if remaining is None:
-            data: bytes = stream.read()  # the server de-chunked it: read to the end
-            return data
-        chunks = []
-        while remaining > 0:
-            chunk = stream.read(min(remaining, _CHUNK))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+        return b"".join(_input_chunks(self._environ))
 
     async def aread(self) -> bytes:
         return await asyncio.to_thread(self.read)
@@ -150,8 +138,9 @@ class WSGIFace:
                 response = step.run()
             except Exception as exc:
                 response = step.recover(exc)
-            for stream in step.abandoned(response.stream):
-                self._close(stream)
+            if step.opened:
+                for stream in step.abandoned(response.stream):
+                    self._close(stream)
             request.close()
             return self._respond(response, method, environ, start_response)
         if isinstance(step, MountCall):
@@ -219,7 +208,7 @@ class WSGIFace:
         elif request.method in ("GET", "HEAD"):
             body = b""
         else:
-            body = _input_chunks(flow.io)
+            body = request.kept_chunks(_input_chunks(flow.io))
         return origin.fetch(request, body)
 
     def background_loop(self) -> asyncio.AbstractEventLoop:
