@@ -183,9 +183,9 @@ def test_eager_reports_broken_middleware_with_the_fix(pages):
         pages(BROKEN_MIDDLEWARE, eager=True)
     messages = {error.file: str(error) for error in info.value.errors}
     assert set(messages) == {"api/_middleware.py", "b/_middleware.py", "c/_middleware.py"}
-    assert "`on_request` is an empty list; list at least one handler" in messages[
-        "api/_middleware.py"
-    ]
+    assert (
+        "`on_request` is an empty list; list at least one handler" in messages["api/_middleware.py"]
+    )
     assert "`on_request[1]` is an int, not a function" in messages["b/_middleware.py"]
     assert "ModuleNotFoundError" in messages["c/_middleware.py"]
 
