@@ -99,9 +99,10 @@ class ASGIFace:
                 raw,
                 encoded,
             )
-            step = self.pipeline.prepare(request, self._scheduler(loop))
+            step = self.pipeline.prepare(
+                request, self._scheduler(loop), self, (scope, receive), loop
+            )
             if isinstance(step, Flow):
-                step.bind(self, (scope, receive), self.executor, loop)
                 try:
                     response = await step.arun()
                 except Exception as exc:
@@ -232,12 +233,20 @@ async def send_response(
 ) -> None:
     """Send ``response``; a streamed body is sent as it is produced, a file by name when
     the server supports ``http.response.pathsend``."""
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in wire_headers(response)
-    ]
-    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     stream = response.stream
+    content_type = response.untouched_content_type()
+    if content_type is not None and stream is None and carries_body(response.status_code):
+        # Headers nobody has looked at: two pairs, without building them.
+        headers = [
+            (b"content-type", content_type.encode("latin-1")),
+            (b"content-length", str(len(response.body)).encode("ascii")),
+        ]
+    else:
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in wire_headers(response)
+        ]
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     if stream is None:
         body = b"" if method == "HEAD" else response.body
         await send({"type": "http.response.body", "body": body})

@@ -45,8 +45,11 @@ class Step:
 class Face(Protocol):
     """What a face does its own way, for the flow."""
 
-    #: Whether :meth:`mount` and :meth:`origin` return awaitables (ASGI) or responses (WSGI).
+    #: Whether :meth:`call_mount` and :meth:`call_origin` return awaitables (ASGI) or
+    #: responses (WSGI).
     native_async: bool
+    #: The thread pool sync steps run in when the chain is run on the loop.
+    executor: concurrent.futures.Executor
 
     def call_mount(self, call: MountCall, request: Request, flow: Flow) -> Any:
         """The response of a mounted app, streamed."""
@@ -65,22 +68,13 @@ _PLAIN_RESULTS = frozenset({Response, str, bytes, dict, list, tuple})
 class Flow:
     """The state of one request through its chain; built by :meth:`Pipeline.prepare`."""
 
-    __slots__ = (
-        "_loop",
-        "_uuid",
-        "data",
-        "executor",
-        "face",
-        "failed_in",
-        "io",
-        "opened",
-        "pass_through",
-        "pipeline",
-        "request",
-        "schedule",
-        "steps",
-        "target",
-    )
+    # Values most requests never change are class attributes: a request sets only what
+    # it uses (this object is built for every request).
+    opened: list[object] | None = None
+    pass_through = False
+    #: (exception, file, handler) of the innermost step an exception left.
+    failed_in: tuple[BaseException, str, str] | None = None
+    _uuid: str | None = None
 
     def __init__(
         self,
@@ -89,6 +83,9 @@ class Flow:
         steps: Sequence[Step],
         target: Any,
         schedule: Callable[[Any], None],
+        face: Face,
+        io: Any,
+        loop: asyncio.AbstractEventLoop | None,
     ) -> None:
         self.pipeline = pipeline
         self.request = request
@@ -96,37 +93,19 @@ class Flow:
         #: The route resolved for the original request (a rewrite resolves its own).
         self.target = target
         self.schedule = schedule
+        #: ``context.data``, shared by every step.
         self.data: dict[str, Any] = {}
-        self.opened: list[object] | None = None
-        self.pass_through = False
-        #: (exception, file, handler) of the innermost step an exception left.
-        self.failed_in: tuple[BaseException, str, str] | None = None
-        self.face: Face | None = None
-        self.io: Any = None
-        self.executor: concurrent.futures.Executor | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._uuid: str | None = None
-
-    def bind(
-        self,
-        face: Face,
-        io: Any,
-        executor: concurrent.futures.Executor,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> Flow:
-        """Attach the face running this flow, its per-request protocol state (``io``),
-        the thread pool, and the loop when the face runs on one."""
+        #: The face running this flow and its per-request protocol state (scope and
+        #: receive, or the environ).
         self.face = face
         self.io = io
-        self.executor = executor
         self._loop = loop
-        return self
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop async steps run on when the chain is run from a thread."""
         loop = self._loop
         if loop is None:
-            assert self.face is not None
             loop = self._loop = self.face.background_loop()
         return loop
 
@@ -163,27 +142,21 @@ class Flow:
         """Run the chain from step ``index``, blocking; never on an event loop thread."""
         if request is None:
             request = self.request
-        steps = self.steps
-        if index < len(steps):
-            return self._call(steps[index], request, index)
-        if index > len(steps):
-            return self._fallback(request, _NOTHING)
-        target = self.target if request is self.request else self.pipeline.resolve(request)
-        if isinstance(target, Step):
-            return self._call(target, request, index)
-        if isinstance(target, Response):
-            return target
-        if isinstance(target, NoMatch):
-            return self._fallback(request, target)
-        try:
-            return self._native(self._face.call_mount, target, request)
-        except Exception as exc:
-            self._note_failure(exc, target.mount.file, MOUNTED_APP)
-            raise
-
-    def _call(self, step: Step, request: Request, index: int) -> Response:
+        if index == len(self.steps) and request is self.request:
+            step = self.target  # the route, as prepared: the usual first step
+        else:
+            step = self._step(index, request)
+        if type(step) is not Step:
+            if isinstance(step, Response):
+                return step
+            if isinstance(step, NoMatch):
+                return self._fallback(request, step)
+            return self._mount(step, request)
         handler = step.handler
-        context = self._context(step, request, index)
+        context = Context(
+            request, step.params, step.file, self.pipeline.settings, self.schedule,
+            self.data, self, index, handler.is_async,
+        )  # fmt: skip
         try:
             if handler.is_async:
                 result = self._await(handler.fn(context))
@@ -196,16 +169,23 @@ class Flow:
             self._note_failure(exc, step.file, handler.name)
             raise
 
+    def _mount(self, call: MountCall, request: Request) -> Response:
+        try:
+            return self._native(self.face.call_mount, call, request)
+        except Exception as exc:
+            self._note_failure(exc, call.mount.file, MOUNTED_APP)
+            raise
+
     def _fallback(self, request: Request, found: NoMatch) -> Response:
         origin = self.pipeline.origin is not None
         response = self.pipeline.assets(request, found, final=not origin)
         if response is None:
-            response = self._native(self._face.call_origin, request)
+            response = self._native(self.face.call_origin, request)
         return response
 
     def _native(self, call: Callable[..., Any], *args: Any) -> Response:
         result = call(*args, self)
-        response: Response = self._await(result) if self._face.native_async else result
+        response: Response = self._await(result) if self.face.native_async else result
         if response.stream is not None:
             self._opened(response.stream)
         return response
@@ -220,40 +200,41 @@ class Flow:
         """Run the chain from step ``index`` on the running loop."""
         if request is None:
             request = self.request
-        steps = self.steps
-        if index < len(steps):
-            return await self._acall(steps[index], request, index)
-        if index > len(steps):
-            return await self._afallback(request, _NOTHING)
-        target = self.target if request is self.request else self.pipeline.resolve(request)
-        if isinstance(target, Step):
-            return await self._acall(target, request, index)
-        if isinstance(target, Response):
-            return target
-        if isinstance(target, NoMatch):
-            return await self._afallback(request, target)
-        try:
-            return await self._anative(self._face.call_mount, target, request)
-        except Exception as exc:
-            self._note_failure(exc, target.mount.file, MOUNTED_APP)
-            raise
-
-    async def _acall(self, step: Step, request: Request, index: int) -> Response:
+        if index == len(self.steps) and request is self.request:
+            step = self.target  # the route, as prepared: the usual first step
+        else:
+            step = self._step(index, request)
+        if type(step) is not Step:
+            if isinstance(step, Response):
+                return step
+            if isinstance(step, NoMatch):
+                return await self._afallback(request, step)
+            return await self._amount(step, request)
         handler = step.handler
-        context = self._context(step, request, index)
+        context = Context(
+            request, step.params, step.file, self.pipeline.settings, self.schedule,
+            self.data, self, index, handler.is_async,
+        )  # fmt: skip
         try:
             if handler.is_async:
                 result = await handler.fn(context)
             else:
                 run: Callable[..., Any] = contextvars.copy_context().run
                 result = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, run, handler.fn, context
+                    self.face.executor, run, handler.fn, context
                 )
             if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
                 result = await result
             return self.pipeline.step_result(result)
         except Exception as exc:
             self._note_failure(exc, step.file, handler.name)
+            raise
+
+    async def _amount(self, call: MountCall, request: Request) -> Response:
+        try:
+            return await self._anative(self.face.call_mount, call, request)
+        except Exception as exc:
+            self._note_failure(exc, call.mount.file, MOUNTED_APP)
             raise
 
     async def _afallback(self, request: Request, found: NoMatch) -> Response:
@@ -264,20 +245,20 @@ class Flow:
         else:
             # Files are looked up (and small ones read) off the loop, in one hop.
             response = await asyncio.get_running_loop().run_in_executor(
-                self.executor, pipeline.assets, request, found, not origin
+                self.face.executor, pipeline.assets, request, found, not origin
             )
         if response is None:
-            response = await self._anative(self._face.call_origin, request)
+            response = await self._anative(self.face.call_origin, request)
         return response
 
     async def _anative(self, call: Callable[..., Any], *args: Any) -> Response:
         response: Response
-        if self._face.native_async:
+        if self.face.native_async:
             response = await call(*args, self)
         else:
             loop = asyncio.get_running_loop()
             response = await loop.run_in_executor(
-                self.executor, functools.partial(call, *args, self)
+                self.face.executor, functools.partial(call, *args, self)
             )
         if response.stream is not None:
             self._opened(response.stream)
@@ -307,24 +288,13 @@ class Flow:
 
     # -- shared --------------------------------------------------------------------------
 
-    @property
-    def _face(self) -> Face:
-        face = self.face
-        assert face is not None, "Flow.bind() was not called"
-        return face
-
-    def _context(self, step: Step, request: Request, index: int) -> Context:
-        return Context(
-            request,
-            step.params,
-            step.file,
-            self.pipeline.settings,
-            self.schedule,
-            self.data,
-            self,
-            index,
-            step.handler.is_async,
-        )
+    def _step(self, index: int, request: Request) -> Any:
+        """Step ``index`` of the chain: a :class:`Step` to call, or what the route
+        resolves to (a mounted app, a finished response, or no match: the fallbacks)."""
+        steps = self.steps
+        if index == len(steps):
+            return self.target if request is self.request else self.pipeline.resolve(request)
+        return steps[index] if index < len(steps) else _NOTHING
 
     def _opened(self, stream: object) -> None:
         if self.opened is None:

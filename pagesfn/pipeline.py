@@ -7,6 +7,7 @@ and hands the result to :meth:`Pipeline.complete` or the exception to :meth:`Pip
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .adapters import MountedApp
 from .context import ContextSettings
 from .errors import BadRequest, HandlerLoadError, HandlerResultError
-from .flow import MOUNTED_APP, Flow, Step
+from .flow import MOUNTED_APP, Face, Flow, Step
 from .loader import ModuleLoader
 from .results import to_response
 from .routing import Match, Matcher, MiddlewareMatcher, NoMatch, RouteKind, split_path
@@ -77,18 +78,26 @@ class Pipeline:
         )
 
     def prepare(
-        self, request: Request, schedule: Callable[[Any], None]
+        self,
+        request: Request,
+        schedule: Callable[[Any], None],
+        face: Face,
+        io: Any,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> Response | MountCall | Flow:
         """Route ``request``: a finished :class:`Response` (404, 405, 400...), a mounted
-        app to call as is, or the :class:`Flow` of handlers to run."""
+        app to call as is, or the :class:`Flow` of handlers to run on ``face`` (with its
+        per-request state ``io``, and the ``loop`` it runs on, if any)."""
         if self.rules is not None and not self.rules.invokes_functions(request.path):
-            return Flow(self, request, (), _NOTHING, schedule)  # straight to the assets
+            # Straight to the assets.
+            return Flow(self, request, (), _NOTHING, schedule, face, io, loop)
         if self.worker is not None:
             try:
                 handler = self.loader.worker(self.worker)
             except HandlerLoadError as exc:
                 return self._load_failed(request, exc)
-            return Flow(self, request, (Step(handler, {}, self.worker),), _NOTHING, schedule)
+            fetch = (Step(handler, {}, self.worker),)
+            return Flow(self, request, fetch, _NOTHING, schedule, face, io, loop)
         method = request.method
         segments: tuple[str, ...] | None = None
         found: Match | NoMatch | None = self.matcher.match_static(method, request.raw_path)
@@ -97,9 +106,10 @@ class Pipeline:
                 segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
             except BadRequest as exc:
                 return self.finish(_plain(exc.status, str(exc)))
-        steps: list[Step] = []
+        steps: list[Step] | tuple[()] = ()
         if self._has_middleware:
             assert segments is not None
+            steps = []
             for route, params in self.middleware.match(segments):
                 try:
                     handlers = self.loader.middleware(route).handlers_for(method)
@@ -107,14 +117,12 @@ class Pipeline:
                     return self._load_failed(request, exc)
                 steps.extend(Step(handler, params, route.file) for handler in handlers)
         target = self._route(request, found, segments)
-        if not steps:
-            if isinstance(target, MountCall):
-                return target
-            if isinstance(target, Response):
-                return target
-            if isinstance(target, NoMatch) and not self._fallbacks:
+        if not steps and not isinstance(target, Step):
+            if not isinstance(target, NoMatch):
+                return target  # a mounted app to call as is, or a finished response
+            if not self._fallbacks:
                 return self.finish(self._no_match(method, target))
-        return Flow(self, request, steps, target, schedule)
+        return Flow(self, request, steps, target, schedule, face, io, loop)
 
     def resolve(self, request: Request) -> Step | MountCall | Response | NoMatch:
         """The route step for a request rewritten by ``context.next(...)``."""
@@ -301,9 +309,12 @@ class Pipeline:
 
 def wire_headers(response: Response) -> list[tuple[str, str]]:
     """The header pairs to send, with ``Content-Length`` added where it belongs."""
-    items = response.header_items()
     if response.stream is not None or not carries_body(response.status_code):
-        return items
+        return response.header_items()
+    content_type = response.untouched_content_type()
+    if content_type is not None:
+        return [("Content-Type", content_type), ("Content-Length", str(len(response.body)))]
+    items = response.header_items()
     # A plain scan: werkzeug's ``in`` raises and catches a KeyError on a miss.
     for name, _ in items:
         if name.lower() == "content-length":
@@ -313,6 +324,9 @@ def wire_headers(response: Response) -> list[tuple[str, str]]:
 
 
 def _check_headers(response: Response) -> None:
+    untouched = response.untouched_content_type()
+    if untouched is not None and untouched.isascii():
+        return
     for name, value in response.header_items():
         if not (name.isascii() and value.isascii()):
             try:

@@ -17,7 +17,9 @@ from werkzeug.datastructures import FileStorage, Headers, MultiDict
 from werkzeug.formparser import FormDataParser
 from werkzeug.sansio.request import Request as _SansIORequest
 from werkzeug.sansio.response import Response as _SansIOResponse
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.urls import iri_to_uri
+from werkzeug.utils import get_content_type
 from werkzeug.utils import cached_property
 
 from .errors import BadRequest, BodyAccessError
@@ -99,12 +101,11 @@ class Request(_SansIORequest):
         self.remote_addr = remote_addr
         self._body_source = body
         self._body: bytes | None = None
+        if raw_path is None:
+            raw_path, percent_encoded = _encode_path(self.path), True
         #: The app-relative path as sent, the form routing and static files work on.
-        self.raw_path = raw_path if raw_path is not None else _encode_path(self.path)
-        self.percent_encoded = percent_encoded if raw_path is not None else True
-        #: Whether this request was made by :meth:`replace` (the faces then rebuild the
-        #: protocol's view of it for mounted apps).
-        self.rewritten = False
+        self.raw_path = raw_path
+        self.percent_encoded = percent_encoded
 
     @cached_property
     def headers(self) -> Headers:
@@ -182,6 +183,9 @@ class Request(_SansIORequest):
 
     #: Whether the body is being streamed on by :meth:`kept_chunks`.
     _streaming = False
+    #: Whether this request was made by :meth:`replace` (the faces then rebuild the
+    #: protocol's view of it for mounted apps).
+    rewritten = False
 
     def kept_chunks(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """The body's ``chunks`` passed on as they arrive and kept, so it can be read (or
@@ -320,6 +324,11 @@ def carries_body(status: int) -> bool:
 
 _DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
+# What werkzeug's status setter makes of each known code, worked out once.
+_STATUS_LINES: dict[int, tuple[str, int]] = {
+    code: (f"{code} {phrase.upper()}", code) for code, phrase in HTTP_STATUS_CODES.items()
+}
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FileBody:
@@ -362,9 +371,18 @@ class Response(_SansIOResponse):
         mimetype: str | None = None,
         content_type: str | None = None,
     ) -> None:
-        if headers is None and mimetype is None and content_type is None:
-            # The common case: the headers are only built if someone looks at them.
-            self.status = status
+        if headers is None:
+            # The common case: the headers are only built if someone looks at them, from
+            # the one header there is so far.
+            cleaned = _STATUS_LINES.get(status)
+            if cleaned is None:
+                self.status = status
+            else:
+                self._status, self._status_code = cleaned
+            if content_type is not None:
+                self._content_type = content_type
+            elif mimetype is not None:
+                self._content_type = get_content_type(mimetype, "utf-8")
         else:
             super().__init__(status, headers, mimetype, content_type)
         self.body = body.encode() if isinstance(body, str) else bytes(body)
@@ -381,16 +399,24 @@ class Response(_SansIOResponse):
             raise ValueError(f"{status} is not a redirect status; use 301, 302, 303, 307 or 308")
         return cls(b"", status, {"Location": iri_to_uri(url)})
 
+    #: The ``Content-Type`` of a response whose headers have not been built yet.
+    _content_type = _DEFAULT_CONTENT_TYPE
+
     @cached_property
     def headers(self) -> Headers:
-        return Headers([("Content-Type", _DEFAULT_CONTENT_TYPE)])
+        return Headers([("Content-Type", self._content_type)])
 
     def header_items(self) -> list[tuple[str, str]]:
         """The headers as a list of pairs, repeated names kept."""
         headers = self.__dict__.get("headers")
         if headers is None:
-            return [("Content-Type", _DEFAULT_CONTENT_TYPE)]
+            return [("Content-Type", self._content_type)]
         return list(headers)
+
+    def untouched_content_type(self) -> str | None:
+        """The one header of a response whose headers nobody has looked at (so faces can
+        send it without building them), else ``None``."""
+        return None if "headers" in self.__dict__ else self._content_type
 
     def get_data(self, as_text: bool = False) -> Any:
         return self.body.decode() if as_text else self.body

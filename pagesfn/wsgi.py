@@ -109,6 +109,7 @@ class WSGIFace:
     def __init__(self, app: Pages) -> None:
         self.app = app
         self.pipeline = app.pipeline
+        self.executor = app.executor
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         raw, encoded = _route_path(environ)
@@ -131,9 +132,8 @@ class WSGIFace:
             raw,
             encoded,
         )
-        step = self.pipeline.prepare(request, self._schedule)
+        step = self.pipeline.prepare(request, self._schedule, self, environ)
         if isinstance(step, Flow):
-            step.bind(self, environ, self.app.executor)
             try:
                 response = step.run()
             except Exception as exc:
