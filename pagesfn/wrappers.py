@@ -15,12 +15,11 @@ from urllib.parse import quote, unquote
 
 from werkzeug.datastructures import FileStorage, Headers, MultiDict
 from werkzeug.formparser import FormDataParser
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.request import Request as _SansIORequest
 from werkzeug.sansio.response import Response as _SansIOResponse
-from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.urls import iri_to_uri
-from werkzeug.utils import get_content_type
-from werkzeug.utils import cached_property
+from werkzeug.utils import cached_property, get_content_type
 
 from .errors import BadRequest, BodyAccessError
 
