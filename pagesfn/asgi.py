@@ -8,12 +8,12 @@ import functools
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
-from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
 
 from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
 from .background import BackgroundWork
+from .captured import capture_asgi, replayed_receive, scope_for
 from .errors import ClientDisconnected
 from .flow import Flow
 from .pipeline import MountCall, Pipeline, wire_headers
@@ -141,10 +141,10 @@ class ASGIFace:
         scope, receive = flow.io
         mount = call.mount
         if request.rewritten:
-            scope = _scope_for(scope, request)
+            scope = scope_for(scope, request)
         child = mount_scope(scope, call.prefix, mount.state)
         app = mount.asgi(self.executor)
-        return await capture_response(app, child, _replayed(request, receive))
+        return await capture_asgi(app, child, replayed_receive(request, receive))
 
     async def call_origin(self, request: Request, flow: Flow) -> Response:
         origin = self.pipeline.origin
@@ -339,151 +339,3 @@ def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
                 return
 
     return chunks()
-
-
-def _scope_for(scope: Scope, request: Request) -> Scope:
-    """``scope`` rewritten to ``request`` (a middleware's ``next(...)``): its method,
-    path, query and headers."""
-    root_path: str = scope.get("root_path", "").rstrip("/")
-    child = dict(scope)
-    child["method"] = request.method
-    child["path"] = root_path + request.path
-    child["raw_path"] = quote(root_path).encode("ascii") + (
-        request.raw_path if request.percent_encoded else quote(request.path).encode("ascii")
-    )
-    child["query_string"] = request.query_string
-    child["headers"] = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in request.headers.items()
-    ]
-    return child
-
-
-def _replayed(request: Request, receive: Receive) -> Receive:
-    """``receive``, or one that hands over the body again when a middleware read it."""
-    body = request._body
-    if body is None:
-        return receive
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-async def capture_response(app: Any, scope: Scope, receive: Receive) -> Response:
-    """Call the ASGI ``app`` and return its response as soon as it starts; the body
-    streams from the app, which runs in its own task, one message at a time."""
-    channel = _Channel()
-    task = asyncio.ensure_future(app(scope, receive, channel.send))
-    start = await channel.get(task)
-    if start is None:
-        raise RuntimeError("the mounted app returned without sending a response")
-    if start["type"] != "http.response.start":
-        task.cancel()
-        raise RuntimeError(f"the mounted app sent {start['type']!r} before its response start")
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", ())]
-    return Response.streamed(_AppBody(channel, task), start["status"], headers)
-
-
-class _AppBody:
-    """The body of a captured response, as the app sends it."""
-
-    __slots__ = ("_channel", "_finished", "_task")
-
-    def __init__(self, channel: _Channel, task: asyncio.Future[Any]) -> None:
-        self._channel = channel
-        self._task = task
-        self._finished = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            while not self._finished:
-                message = await self._channel.get(self._task)
-                if message is None:
-                    self._finished = True
-                elif message["type"] == "http.response.body":
-                    chunk = message.get("body", b"")
-                    self._finished = not message.get("more_body", False)
-                    if chunk:
-                        yield chunk
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        task = self._task
-        if not self._finished:
-            # Nobody will read the rest: a send still waiting (a bridged WSGI app's, from
-            # its thread) fails as if the client had gone, and the app is stopped.
-            self._channel.close()
-            if not task.done():
-                task.cancel()
-        self._finished = True
-        # Work an app does after its last message (background tasks) runs on; its
-        # failure is logged rather than lost.
-        _keep(task)
-
-
-_running: set[asyncio.Future[Any]] = set()
-
-
-def _keep(task: asyncio.Future[Any]) -> None:
-    if task in _running:
-        return
-    if task.done():
-        _log_failure(task)
-        return
-    _running.add(task)
-    task.add_done_callback(_log_failure)
-
-
-def _log_failure(task: asyncio.Future[Any]) -> None:
-    _running.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("a mounted app raised after its response", exc_info=task.exception())
-
-
-class _Channel:
-    """Hands messages from a mounted app's task to the consumer, one at a time."""
-
-    __slots__ = ("_closed", "_message", "_ready", "_taken")
-
-    def __init__(self) -> None:
-        self._message: Message | None = None
-        self._ready = asyncio.Event()
-        self._taken = asyncio.Event()
-        self._closed = False
-
-    async def send(self, message: Message) -> None:
-        if self._closed:
-            raise OSError("the response is no longer being read")
-        self._message = message
-        self._taken.clear()
-        self._ready.set()
-        await self._taken.wait()  # backpressure: the next message waits for this one
-        if self._message is message:  # woken by close(), not taken
-            raise OSError("the response is no longer being read")
-
-    def close(self) -> None:
-        self._closed = True
-        self._taken.set()
-
-    async def get(self, task: asyncio.Future[Any]) -> Message | None:
-        """The next message, or ``None`` once the app has returned; re-raises its error."""
-        if not self._ready.is_set():
-            waiter = asyncio.ensure_future(self._ready.wait())
-            await asyncio.wait((waiter, task), return_when=asyncio.FIRST_COMPLETED)
-            if not waiter.done():
-                waiter.cancel()
-                task.result()  # raises what the app raised
-                return None
-        message = self._message
-        self._message = None
-        self._ready.clear()
-        self._taken.set()
-        return message

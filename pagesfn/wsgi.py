@@ -8,15 +8,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterable, Iterable, Iterator
-from io import BytesIO
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import EnvironHeaders
 
 from .adapters import Lifespan, LifespanError, LifespanGroup, MountedApp, mount_environ
 from .adapters.environ import input_length
 from .background import LoopThread
+from .captured import capture_wsgi, environ_for, replayed_environ
 from .flow import Flow
 from .pipeline import MountCall, wire_headers
 from .types import Environ, StartResponse
@@ -190,14 +190,10 @@ class WSGIFace:
         if mount.lifespan is not None:
             self.app.mount_lifespans.ensure_started(mount.lifespan)
         if request.rewritten:
-            environ = _environ_for(environ, request)
-        if request._body is not None:
-            # A middleware read the body: the app gets it again.
-            environ = dict(environ)
-            environ["wsgi.input"] = BytesIO(request._body)
-            environ["CONTENT_LENGTH"] = str(len(request._body))
+            environ = environ_for(environ, request)
+        environ = replayed_environ(environ, request)
         app = mount.wsgi(self.app.loop_thread.get_loop, self.app.executor)
-        return capture_response(app, mount_environ(environ, call.prefix))
+        return capture_wsgi(app, mount_environ(environ, call.prefix))
 
     def call_origin(self, request: Request, flow: Flow) -> Response:
         origin = self.pipeline.origin
@@ -236,86 +232,6 @@ class WSGIFace:
 
     def _schedule(self, work: Any) -> None:
         self.app.background.schedule(work, self.app.loop_thread.loop)
-
-
-def capture_response(app: Any, environ: Environ) -> Response:
-    """Call the WSGI ``app`` and return its response once it has started; the body is
-    the app's iterable, read as it is sent (and closed once, as PEP 3333 asks)."""
-    started: list[Any] = []
-    written: list[bytes] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        if started and exc_info is None:
-            raise RuntimeError("start_response() called twice without exc_info")
-        started[:] = [status, headers]
-        return written.append
-
-    result = app(environ, start_response)
-    body = _AppBody(result)
-    try:
-        # start_response may be called as late as with the first chunk.
-        while not started:
-            chunk = body.pull()
-            if chunk is None:
-                raise RuntimeError("the mounted app returned without calling start_response()")
-            written.append(chunk)
-    except BaseException:
-        body.close()
-        raise
-    status, headers = started
-    body.prefix(written)
-    return Response.streamed(body, int(status.split(" ", 1)[0]), headers)
-
-
-class _AppBody:
-    """A mounted WSGI app's iterable, with what it produced before it was handed on."""
-
-    __slots__ = ("_closed", "_iterator", "_prefix", "_result")
-
-    def __init__(self, result: Iterable[bytes]) -> None:
-        self._result = result
-        self._iterator = iter(result)
-        self._prefix: list[bytes] = []
-        self._closed = False
-
-    def pull(self) -> bytes | None:
-        return next(self._iterator, None)
-
-    def prefix(self, chunks: list[bytes]) -> None:
-        self._prefix = chunks
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._prefix
-        yield from self._iterator
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            close = getattr(self._result, "close", None)
-            if close is not None:
-                close()
-
-
-def _environ_for(environ: Environ, request: Request) -> Environ:
-    """``environ`` rewritten to ``request`` (a middleware's ``next(...)``)."""
-    child = {k: v for k, v in environ.items() if not k.startswith("HTTP_")}
-    child.pop("CONTENT_TYPE", None)
-    child.pop("CONTENT_LENGTH", None)
-    child["REQUEST_METHOD"] = request.method
-    child["PATH_INFO"] = request.path.encode("utf-8").decode("latin-1")
-    child["QUERY_STRING"] = request.query_string.decode("latin-1")
-    raw = request.raw_path if request.percent_encoded else quote(request.path).encode("ascii")
-    script = quote(environ.get("SCRIPT_NAME", "").encode("latin-1"))
-    target = script + raw.decode("ascii")
-    if request.query_string:
-        target += "?" + request.query_string.decode("latin-1")
-    child["RAW_URI"] = child["REQUEST_URI"] = target
-    for name, value in request.headers.items():
-        key = name.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
-        child[key] = f"{child[key]}, {value}" if key in child else value
-    return child
 
 
 def _file_range(file: IO[bytes], offset: int, length: int) -> Iterator[bytes]:
