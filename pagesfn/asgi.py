@@ -150,13 +150,9 @@ class ASGIFace:
         origin = self.pipeline.origin
         assert origin is not None
         _, receive = flow.io
-        body: bytes | AsyncIterator[bytes]
-        if request._body is not None:
-            body = request._body
-        elif request.method in ("GET", "HEAD"):
-            body = b""
-        else:
-            body = request.akept_chunks(body_chunks(receive))
+        body = request.forwarded_body()
+        if body is None:
+            return await origin.afetch(request, request.akept_chunks(body_chunks(receive)))
         return await origin.afetch(request, body)
 
     def background_loop(self) -> asyncio.AbstractEventLoop:

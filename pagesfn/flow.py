@@ -140,23 +140,14 @@ class Flow:
 
     def run(self, index: int = 0, request: Request | None = None) -> Response:
         """Run the chain from step ``index``, blocking; never on an event loop thread."""
-        if request is None:
-            request = self.request
-        if index == len(self.steps) and request is self.request:
-            step = self.target  # the route, as prepared: the usual first step
-        else:
-            step = self._step(index, request)
-        if type(step) is not Step:
+        request, step, context = self._enter(index, request)
+        if context is None:
             if isinstance(step, Response):
                 return step
             if isinstance(step, NoMatch):
                 return self._fallback(request, step)
             return self._mount(step, request)
         handler = step.handler
-        context = Context(
-            request, step.params, step.file, self.pipeline.settings, self.schedule,
-            self.data, self, index, handler.is_async,
-        )  # fmt: skip
         try:
             if handler.is_async:
                 result = self._await(handler.fn(context))
@@ -198,23 +189,14 @@ class Flow:
 
     async def arun(self, index: int = 0, request: Request | None = None) -> Response:
         """Run the chain from step ``index`` on the running loop."""
-        if request is None:
-            request = self.request
-        if index == len(self.steps) and request is self.request:
-            step = self.target  # the route, as prepared: the usual first step
-        else:
-            step = self._step(index, request)
-        if type(step) is not Step:
+        request, step, context = self._enter(index, request)
+        if context is None:
             if isinstance(step, Response):
                 return step
             if isinstance(step, NoMatch):
                 return await self._afallback(request, step)
             return await self._amount(step, request)
         handler = step.handler
-        context = Context(
-            request, step.params, step.file, self.pipeline.settings, self.schedule,
-            self.data, self, index, handler.is_async,
-        )  # fmt: skip
         try:
             if handler.is_async:
                 result = await handler.fn(context)
@@ -287,6 +269,23 @@ class Flow:
             return self.pipeline.chain_failed(self, again, passing=False) or _unreachable()
 
     # -- shared --------------------------------------------------------------------------
+
+    def _enter(self, index: int, request: Request | None) -> tuple[Request, Any, Context | None]:
+        """The request, the step ``index`` and, when the step is a handler to call, its
+        context; otherwise the step is what the route resolved to (see :meth:`_step`)."""
+        if request is None:
+            request = self.request
+        if index == len(self.steps) and request is self.request:
+            step = self.target  # the route, as prepared: the usual first step
+        else:
+            step = self._step(index, request)
+        if type(step) is not Step:
+            return request, step, None
+        context = Context(
+            request, step.params, step.file, self.pipeline.settings, self.schedule,
+            self.data, self, index, step.handler.is_async,
+        )  # fmt: skip
+        return request, step, context
 
     def _step(self, index: int, request: Request) -> Any:
         """Step ``index`` of the chain: a :class:`Step` to call, or what the route

@@ -186,6 +186,13 @@ class Request(_SansIORequest):
     #: protocol's view of it for mounted apps).
     rewritten = False
 
+    def forwarded_body(self) -> bytes | None:
+        """The body to pass on when it is already known (read, or none for GET and HEAD);
+        ``None`` when it must be streamed from the client."""
+        if self._body is not None:
+            return self._body
+        return b"" if self.method in ("GET", "HEAD") else None
+
     def kept_chunks(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """The body's ``chunks`` passed on as they arrive and kept, so it can be read (or
         sent) again once they have all gone by."""

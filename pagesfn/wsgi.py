@@ -198,13 +198,9 @@ class WSGIFace:
     def call_origin(self, request: Request, flow: Flow) -> Response:
         origin = self.pipeline.origin
         assert origin is not None
-        body: bytes | Iterable[bytes]
-        if request._body is not None:
-            body = request._body
-        elif request.method in ("GET", "HEAD"):
-            body = b""
-        else:
-            body = request.kept_chunks(_input_chunks(flow.io))
+        body = request.forwarded_body()
+        if body is None:
+            return origin.fetch(request, request.kept_chunks(_input_chunks(flow.io)))
         return origin.fetch(request, body)
 
     def background_loop(self) -> asyncio.AbstractEventLoop:
