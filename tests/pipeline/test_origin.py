@@ -366,3 +366,18 @@ def test_a_retried_origin_request_gets_the_body_again(
     echo = response.json()
     assert (echo["method"], echo["path"]) == ("POST", "/upstream")
     assert (echo["length"], echo["sha256"]) == (len(PAYLOAD), hashlib.sha256(PAYLOAD).hexdigest())
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("127.0.0.1:3000", "must be an http:// or https:// URL"),
+        ("ftp://127.0.0.1", "must be an http:// or https:// URL"),
+        ("http://127.0.0.1:3000/?x=1", "takes no query or fragment"),
+    ],
+)
+def test_an_origin_that_is_not_an_http_url_is_refused(tree, url, message):
+    from pagesfn import Pages
+
+    with pytest.raises(ValueError, match=message):
+        Pages(tree({"index.py": "def on_request(c):\n    return 'x'\n"}), origin=url)

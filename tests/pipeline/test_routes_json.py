@@ -140,6 +140,12 @@ def test_generated_rules_for_a_tree(pages):
     }
 
 
+def test_the_app_writes_the_same_rules(pages):
+    app = pages(GENERATED_TREE)
+    assert app.routes_json() == generate_routes_json(app.table)
+    assert app.routes_json()["include"][0] == "/"
+
+
 def test_root_middleware_generates_one_rule_for_everything(pages):
     app = pages({**GENERATED_TREE, "_middleware.py": "def on_request(context):\n    pass\n"})
     assert generate_routes_json(app.table) == {"version": 1, "include": ["/*"], "exclude": []}

@@ -503,3 +503,10 @@ def test_dot_segments_do_not_slip_past_the_private_middleware(face, pages, publi
     status, body = send_raw(app, face, path.encode())
     assert status in (400, 403, 404), (path, status)
     assert b"the report" not in body
+
+
+def test_the_spa_fallback_needs_a_public_folder(tree):
+    from pagesfn import Pages
+
+    with pytest.raises(ValueError, match="spa=True needs a public folder"):
+        Pages(tree({"index.py": "def on_request(c):\n    return 'x'\n"}), spa=True)
