@@ -145,8 +145,7 @@ class WSGIFace:
             return self._respond(response, method, environ, start_response)
         if isinstance(step, MountCall):
             return self._mounted(step.mount, step.prefix, environ, start_response)
-        start_response(step.status, wire_headers(step))
-        return [] if method == "HEAD" else [step.body]
+        return self._respond(step, method, environ, start_response)
 
     def _respond(
         self, response: Response, method: str, environ: Environ, start_response: StartResponse
