@@ -36,6 +36,9 @@ _HOP_BY_HOP = frozenset(
 
 Body = bytes | Iterable[bytes] | AsyncIterable[bytes] | None
 
+# Characters of a path that need no escaping (RFC 3986 pchar and "/").
+_PATH_SAFE = "/!$&'()*+,;=:@~"
+
 
 class Origin:
     """Forwards requests to the server at ``url`` (``http://host:port``, optionally with a
@@ -106,14 +109,16 @@ class Origin:
     def _build(
         self, client: httpx.Client | httpx.AsyncClient, request: Request, body: Body
     ) -> httpx.Request:
-        url = self._base + request.raw_path.decode("ascii", "replace")
-        if not request.percent_encoded:
-            # A path the server already decoded: encode it again for the wire.
-            url = self._base + _encode(request.raw_path)
+        # The path goes on as it came; a server that decoded it (WSGI's PATH_INFO) gets it
+        # encoded again, and bytes a client sent unencoded are escaped.
+        safe = _PATH_SAFE + "%" if request.percent_encoded else _PATH_SAFE
+        url = self._base + quote(request.raw_path, safe=safe)
         if request.query_string:
             url += "?" + request.query_string.decode("latin-1")
         headers = _outgoing(request)
-        if isinstance(body, bytes) and "content-length" not in {k.lower() for k, _ in headers}:
+        if body and isinstance(body, bytes):
+            # A body read whole: its length is known, whatever the client framed it with.
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(body))))
         content = None if body == b"" else body
         return client.build_request(request.method, url, headers=headers, content=content)
@@ -166,10 +171,6 @@ def _incoming(answer: httpx.Response) -> list[tuple[str, str]]:
     raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers.raw]
     drop = _HOP_BY_HOP | _connection_tokens(raw)
     return [(k, v) for k, v in raw if k.lower() not in drop]
-
-
-def _encode(path: bytes) -> str:
-    return quote(path, safe="/!$&'()*+,;=:@~")
 
 
 class _Body:
