@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .adapters import MountedApp
 from .context import ContextSettings
+from .debug import error_page, not_found_page
 from .errors import BadRequest, HandlerLoadError, HandlerResultError
 from .flow import MOUNTED_APP, Face, Flow, Step
 from .loader import ModuleLoader
@@ -121,7 +121,7 @@ class Pipeline:
             if not isinstance(target, NoMatch):
                 return target  # a mounted app to call as is, or a finished response
             if not self._fallbacks:
-                return self.finish(self._no_match(method, target))
+                return self.finish(self._no_match(request, target))
         return Flow(self, request, steps, target, schedule, face, io, loop)
 
     def resolve(self, request: Request) -> Step | MountCall | Response | NoMatch:
@@ -192,7 +192,7 @@ class Pipeline:
         ):
             allowed = allowed | _STATIC_METHODS
         if allowed or static is None:
-            return self.finish(self._no_match(method, NoMatch(allowed)))
+            return self.finish(self._no_match(request, NoMatch(allowed)))
         return self.finish(
             static.not_found(
                 method, request.raw_path, request.headers, percent_encoded=request.percent_encoded
@@ -223,7 +223,7 @@ class Pipeline:
         if passing and flow.pass_through:
             logger.warning("%s %s: passing through after the error", request.method, request.path)
             return None
-        return self.finish(self._server_error(exc, f"{file}: `{name}` "))
+        return self.finish(self._server_error(exc, request, f"{file}: `{name}` "))
 
     def fast_mount(self, raw_path: bytes) -> tuple[MountedApp, str] | None:
         """The mounted app and prefix for ``raw_path`` (the app-relative path a face routes
@@ -267,7 +267,7 @@ class Pipeline:
             call.path,
             exc_info=exc,
         )
-        return self.finish(self._server_error(exc))
+        return self.finish(self._server_error(exc, None, f"{call.mount.file}: "))
 
     @staticmethod
     def finish(response: Response) -> Response:
@@ -285,10 +285,13 @@ class Pipeline:
 
     def _load_failed(self, request: Request, exc: HandlerLoadError) -> Response:
         logger.error("%s %s -> 500: %s", request.method, request.path, exc)
-        return self.finish(self._server_error(exc))
+        return self.finish(self._server_error(exc, request))
 
-    def _no_match(self, method: str, found: NoMatch) -> Response:
+    def _no_match(self, request: Request, found: NoMatch) -> Response:
+        method = request.method
         if not found.allowed:
+            if self.debug:
+                return not_found_page(request, self.routes)
             return _plain(404, "Not Found")
         allow = ", ".join(allow_header_methods(found.allowed))
         if method == "OPTIONS":
@@ -297,14 +300,12 @@ class Pipeline:
         response.headers["Allow"] = allow
         return response
 
-    def _server_error(self, exc: BaseException, prefix: str = "") -> Response:
+    def _server_error(
+        self, exc: BaseException, request: Request | None, where: str = ""
+    ) -> Response:
         if not self.debug:
             return _plain(500, "Internal Server Error")
-        if isinstance(exc, (HandlerLoadError, HandlerResultError)) and exc.__cause__ is None:
-            detail = prefix + str(exc)
-        else:
-            detail = prefix + "".join(traceback.format_exception(exc))
-        return _plain(500, detail)
+        return error_page(exc, where, request)
 
 
 def wire_headers(response: Response) -> list[tuple[str, str]]:

@@ -203,3 +203,29 @@ def test_a_worker_without_listeners_names_the_call_to_add(pages):
     (error,) = info.value.errors
     assert error.file == "_worker.py"
     assert 'add_event_listener("fetch", handler)' in str(error)
+
+
+def test_debug_tracebacks_are_html_for_browsers_and_json_for_the_rest(debug_client):
+    browser = debug_client.get("/boom", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert browser.status == 500
+    assert browser.header("Content-Type") == "text/html; charset=utf-8"
+    assert "<pre>Traceback" in browser.text and "kaboom detail" in browser.text
+    api = debug_client.get("/boom", headers={"Accept": "application/json"})
+    assert api.header("Content-Type") == "application/json"
+    error = api.json()
+    assert error["exception"] == "ValueError"
+    assert error["detail"].startswith("boom.py: `on_request` ValueError: kaboom detail")
+    assert error["traceback"][0].startswith("Traceback")
+
+
+def test_a_debug_404_lists_the_routes(debug_client, client):
+    api = debug_client.get("/no/such/route")
+    assert api.status == 404
+    listed = api.json()
+    assert listed["path"] == "/no/such/route"
+    ok = next(route for route in listed["routes"] if route["file"] == "ok.py")
+    assert ok["pattern"] == "/ok" and "GET" in ok["methods"]
+    page = debug_client.get("/no/such/route", headers={"Accept": "text/html"})
+    assert "No route answers <code>GET /no/such/route</code>" in page.text
+    assert "<code>/ok</code>" in page.text
+    assert client.get("/no/such/route").text == "Not Found"  # never outside debug mode
