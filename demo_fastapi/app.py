@@ -1,5 +1,6 @@
 """The FastAPI demo tree as an ASGI app (``app``) and a WSGI app (``wsgi``).
 
+python -m pagesfn dev demo_fastapi
 python -m uvicorn --app-dir demo_fastapi app:app --port 8788
 gunicorn --chdir demo_fastapi app:wsgi
 """

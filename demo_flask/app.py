@@ -1,6 +1,7 @@
 """The demo tree as an ASGI app (``app``) and a WSGI app (``wsgi``).
 
-uvicorn --app-dir demo_flask app:app --port 8788
+pagesfn dev demo_flask
+python -m uvicorn --app-dir demo_flask app:app --port 8788
 gunicorn --chdir demo_flask app:wsgi
 """
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .app import Pages
-from .context import Context, Server
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     BadRequest,
     HandlerLoadError,
@@ -13,10 +14,37 @@ from .errors import (
     RouteDefinitionError,
     RouteWarning,
 )
-from .worker import FetchEvent, add_event_listener
-from .wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from .app import Pages
+    from .context import Context, Server
+    from .server import run
+    from .worker import FetchEvent, add_event_listener
+    from .wrappers import Request, Response
 
 __version__ = "0.1.0"
+
+# Imported on first use: the command line starts faster when it only needs to read a tree.
+_LAZY = {
+    "Pages": ".app",
+    "Context": ".context",
+    "Server": ".context",
+    "run": ".server",
+    "FetchEvent": ".worker",
+    "add_event_listener": ".worker",
+    "Request": ".wrappers",
+    "Response": ".wrappers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pagesfn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BadRequest",
@@ -34,4 +62,5 @@ __all__ = [
     "Server",
     "__version__",
     "add_event_listener",
+    "run",
 ]

@@ -40,7 +40,7 @@ class ASGIBody:
         return asyncio.run_coroutine_threadsafe(self.aread(), self._loop).result()
 
 
-def _headers_of(scope: Scope) -> Callable[[], Headers]:
+def scope_headers(scope: Scope) -> Callable[[], Headers]:
     def build() -> Headers:
         return Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
 
@@ -93,7 +93,7 @@ class ASGIFace:
                 scope.get("root_path", ""),
                 path,
                 scope.get("query_string", b""),
-                _headers_of(scope),
+                scope_headers(scope),
                 client[0] if client else None,
                 ASGIBody(receive, loop),
                 raw,
@@ -225,10 +225,11 @@ async def send_response(
     method: str,
     send: Send,
     scope: Scope,
-    executor: concurrent.futures.Executor,
+    executor: concurrent.futures.Executor | None,
 ) -> None:
     """Send ``response``; a streamed body is sent as it is produced, a file by name when
-    the server supports ``http.response.pathsend``."""
+    the server supports ``http.response.pathsend``. Files and sync iterables are read in
+    ``executor`` (``None``: the loop's default one)."""
     stream = response.stream
     content_type = response.untouched_content_type()
     if content_type is not None and stream is None and carries_body(response.status_code):
@@ -284,7 +285,7 @@ _FILE_CHUNK = 256 * 1024
 
 
 async def _file_chunks(
-    body: FileBody, executor: concurrent.futures.Executor
+    body: FileBody, executor: concurrent.futures.Executor | None
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     file = await loop.run_in_executor(executor, open, body.path, "rb")
@@ -302,7 +303,7 @@ async def _file_chunks(
 
 
 async def _thread_chunks(
-    iterable: Iterable[bytes], executor: concurrent.futures.Executor
+    iterable: Iterable[bytes], executor: concurrent.futures.Executor | None
 ) -> AsyncIterator[bytes]:
     # A sync iterable may block between chunks: each step runs in the thread pool.
     loop = asyncio.get_running_loop()

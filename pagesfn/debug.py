@@ -7,7 +7,7 @@ import html
 import traceback
 from collections.abc import Sequence
 
-from .errors import HandlerLoadError, HandlerResultError
+from .errors import PagesError
 from .routing import Route
 from .wrappers import Request, Response
 
@@ -27,7 +27,8 @@ def wants_html(request: Request | None) -> bool:
 def error_page(exc: BaseException, where: str, request: Request | None) -> Response:
     """A 500 that shows ``exc``: the file and handler (``where``), and the traceback when
     there is more to it than a load error's own message."""
-    if isinstance(exc, (HandlerLoadError, HandlerResultError)) and exc.__cause__ is None:
+    if isinstance(exc, PagesError) and exc.__cause__ is None:
+        # pagesfn's own errors say what is wrong and where; their traceback would not.
         detail = where + str(exc)
         lines: list[str] = []
     else:

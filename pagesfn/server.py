@@ -1,0 +1,185 @@
+"""Serve a project with uvicorn: ``pagesfn.run(...)``, what ``pagesfn dev`` and ``pagesfn
+serve`` call.
+
+With hot reload or several workers uvicorn imports the app by name in each process it
+starts, so the app is built by :func:`app_from_environment` from the options the parent
+process put in an environment variable; its supervisor keeps the listening socket open
+across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from .config import Config, load_config
+from .errors import PagesError
+from .routing import scan
+from .routing.rules import load_routes_json
+from .types import ASGIApp, Receive, Scope, Send
+
+# The parent process only reads the tree: the app and the server are built in the
+# processes uvicorn starts, which import what serving needs.
+
+logger = logging.getLogger("pagesfn")
+
+#: The environment variable carrying the options of :func:`run` to the server's processes.
+OPTIONS_VARIABLE = "PAGESFN_SERVER_OPTIONS"
+
+DEV_DEFAULTS = {"debug": True, "reload": True, "access_log": True}
+SERVE_DEFAULTS = {"debug": False, "reload": False, "access_log": False}
+
+
+def run(
+    project: str | os.PathLike[str] = ".",
+    *,
+    mode: str = "dev",
+    config_file: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> None:
+    """Serve the project at ``project`` until interrupted.
+
+    ``mode`` is ``"dev"`` (debug pages, hot reload and a request log unless turned off) or
+    ``"serve"`` (none of them unless turned on); ``options`` are those of the config file
+    (``port=8000``, ``workers=2``, ``origin=...``), and win over it.
+    """
+    import uvicorn
+
+    config = resolve(project, mode, config_file, options)
+    # Read the tree once here: a broken tree, config or port fails now, with its reason,
+    # rather than in every process uvicorn would start.
+    scan(config.functions)
+    if config.public is not None:
+        load_routes_json(config.public)
+    _check_port(config.host, config.port)
+    os.environ[OPTIONS_VARIABLE] = json.dumps(
+        {
+            "project": str(config.project),
+            "mode": mode,
+            "config_file": str(config_file) if config_file else None,
+            "options": options,
+        }
+    )
+    reload = bool(config.reload)
+    uvicorn.run(
+        "pagesfn.server:app_from_environment",
+        factory=True,
+        host=config.host,
+        port=config.port,
+        workers=None if reload else config.workers,
+        reload=reload,
+        reload_dirs=_watched(config) if reload else None,
+        reload_includes=["*.py", "*.json"] if reload else None,
+        access_log=False,  # pagesfn writes its own (see pagesfn.logs)
+        timeout_graceful_shutdown=int(config.shutdown_timeout) or None,
+        log_level="info",
+    )
+
+
+def resolve(
+    project: str | os.PathLike[str],
+    mode: str,
+    config_file: str | os.PathLike[str] | None,
+    options: Mapping[str, Any],
+) -> Config:
+    """The project's configuration for ``mode``: ``options`` over the config file over the
+    mode's defaults."""
+    defaults = DEV_DEFAULTS if mode == "dev" else SERVE_DEFAULTS
+    config = load_config(project, options, config_file=config_file)
+    chosen = {
+        name: value if (value := getattr(config, name)) is not None else default
+        for name, default in defaults.items()
+    }
+    return load_config(project, {**chosen, **_given(options)}, config_file=config_file)
+
+
+def app_from_environment() -> Any:
+    """The app of the options :func:`run` left in the environment (a uvicorn factory)."""
+    raw = os.environ.get(OPTIONS_VARIABLE)
+    if raw is None:
+        raise RuntimeError(
+            f"{OPTIONS_VARIABLE} is not set: start the server with `pagesfn dev` or "
+            "`pagesfn serve`, or build `pagesfn.Pages(...)` yourself"
+        )
+    given = json.loads(raw)
+    config = resolve(given["project"], given["mode"], given["config_file"], given["options"])
+    try:
+        return build_app(config)
+    except PagesError as exc:
+        if not config.reload:
+            raise
+        # While files are being edited the tree can be broken for a moment: answer with
+        # what is wrong until the next change reloads it, rather than not at all.
+        logger.error("%s", exc)
+        return broken_tree_app(exc)
+
+
+def build_app(config: Config) -> Any:
+    """``Pages`` for ``config``, wrapped in the request log when it is on."""
+    from .app import Pages
+    from .logs import AccessLog
+
+    pages = Pages(**config.pages_options())
+    if not config.access_log:
+        return pages
+    return AccessLog(pages, json_lines=config.log_format == "json", stream=sys.stderr)
+
+
+def broken_tree_app(exc: PagesError) -> ASGIApp:
+    """An ASGI app answering every request with ``exc``, as a debug page."""
+    from .asgi import scope_headers, send_response
+    from .debug import error_page
+    from .wrappers import Request
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1011})
+            return
+        request = Request(
+            scope["method"], "http", None, "", scope["path"], b"", scope_headers(scope), None
+        )
+        response = error_page(exc, "", request)
+        await send_response(response, scope["method"], send, scope, None)
+
+    return app
+
+
+def _check_port(host: str, port: int) -> None:
+    # uvicorn reports a port in use from its own process, as a log line; finding out here
+    # lets the command exit with its one-line reason instead.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+class ServerError(PagesError):
+    """The server cannot start (its address is taken, ...)."""
+
+    code = "server"
+
+
+def _given(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _watched(config: Config) -> list[str]:
+    # The tree and the static files; the project folder itself may hold a virtualenv or
+    # node_modules, too big to watch.
+    folders = [config.functions]
+    if config.public is not None and not config.public.is_relative_to(config.functions):
+        folders.append(config.public)
+    return [str(folder) for folder in folders]
