@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import dispatch, handler, mounts, static
+from . import devstart, dispatch, handler, mounts, static
 from .report import as_json, header, machine, missed, render
 from .results import Result
 from .timing import FULL, QUICK, Settings
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Result]] = {
     "dispatch": dispatch.run,
     "handler": handler.run,
     "mounts": mounts.run,
+    "devstart": devstart.run,
     "static": static.run,
 }
 

@@ -99,12 +99,14 @@ def render(result: Result, settings: Settings) -> str:
             ]
         )
         previous = row.group
-    head = ["request", "served by", "us/req", "req/s", "spread", "calls/rep"]
-    lines += _table(head, timed, right=(2, 3, 4, 5))
+    if timed:
+        head = ["request", "served by", "us/req", "req/s", "spread", "calls/rep"]
+        lines += _table(head, timed, right=(2, 3, 4, 5))
     if result.ratios:
         lines.append("")
         rows = [
-            [r.label, f"{r.value:.3f}x", _target(r), _verdict(r, settings)] for r in result.ratios
+            [r.label, f"{r.value:.3f}{r.unit}", _target(r), _verdict(r, settings)]
+            for r in result.ratios
         ]
         lines += _table(["ratio", "value", "target", ""], rows, right=(1, 2))
     if result.figures:
@@ -164,7 +166,7 @@ def _result_json(result: Result) -> dict[str, Any]:
 def _target(ratio: Ratio) -> str:
     if ratio.target is None:
         return ""
-    return f"{'>=' if ratio.at_least else '<='} {ratio.target:.2f}x"
+    return f"{'>=' if ratio.at_least else '<='} {ratio.target:.2f}{ratio.unit}"
 
 
 def _verdict(ratio: Ratio, settings: Settings) -> str:

@@ -20,6 +20,7 @@ class Ratio:
     value: float
     target: float | None = None  # None: reported for information only
     at_least: bool = True  # the value must be >= target (else <= target)
+    unit: str = "x"  # "x" for a ratio; a measured quantity with a bound says its unit
 
     @property
     def met(self) -> bool | None:

@@ -51,11 +51,14 @@ def run(
     import uvicorn
 
     config = resolve(project, mode, config_file, options)
-    # Read the tree once here: a broken tree, config or port fails now, with its reason,
-    # rather than in every process uvicorn would start.
-    scan(config.functions)
-    if config.public is not None:
-        load_routes_json(config.public)
+    # A bad config or a port in use fails now, with its reason, rather than in every
+    # process uvicorn would start; so does a broken tree, unless the server reloads: then
+    # it answers with what is wrong until a change fixes it.
+    reload = bool(config.reload)
+    if not reload:
+        scan(config.functions)
+        if config.public is not None:
+            load_routes_json(config.public)
     _check_port(config.host, config.port)
     os.environ[OPTIONS_VARIABLE] = json.dumps(
         {
@@ -65,7 +68,6 @@ def run(
             "options": options,
         }
     )
-    reload = bool(config.reload)
     uvicorn.run(
         "pagesfn.server:app_from_environment",
         factory=True,
