@@ -192,7 +192,9 @@ def _fail(exc: BaseException, one_line: bool) -> NoReturn:
     text = str(exc).strip()
     if one_line:
         lines = [line.strip(" -") for line in text.splitlines() if line.strip()]
-        text = "; ".join(lines)
+        text = lines[0] if lines else ""
+        for line in lines[1:]:
+            text += (" " if text.endswith(":") else "; ") + line
     click.echo(f"pagesfn: {text}", err=True)
     sys.exit(STARTUP_FAILURE)
 

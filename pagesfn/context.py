@@ -19,9 +19,12 @@ _UUID_HEADER = "eo-log-uuid"
 def request_id(request: Request) -> str:
     """The ``eo-log-uuid`` request header when it is sane, else a fresh unique id."""
     header = request.headers.get(_UUID_HEADER, "")
-    if 0 < len(header) <= 128 and header.isprintable() and header.isascii():
-        return header
-    return _uuid.uuid4().hex
+    return header if usable_request_id(header) else _uuid.uuid4().hex
+
+
+def usable_request_id(value: str) -> bool:
+    """Whether a client's ``eo-log-uuid`` header can serve as the request id."""
+    return 0 < len(value) <= 128 and value.isprintable() and value.isascii()
 
 
 class Server(NamedTuple):

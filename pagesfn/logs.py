@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, TextIO
 
+from .context import usable_request_id
 from .errors import BadRequest
 from .routing import NoMatch, split_path
 from .types import Message, Receive, Scope, Send
@@ -40,9 +41,12 @@ class AccessLog:
             return
         request_id = _request_id(scope)
         if request_id is None:
+            # The id handlers will see as ``context.uuid``: given to the request as its
+            # header, in place of one that cannot serve.
             request_id = uuid.uuid4().hex
             scope = dict(scope)
-            scope["headers"] = [*scope["headers"], (_ID_HEADER, request_id.encode())]
+            headers = [(k, v) for k, v in scope["headers"] if k != _ID_HEADER]
+            scope["headers"] = [*headers, (_ID_HEADER, request_id.encode())]
         status = 500  # what the server answers if the app raises before responding
         start = time.perf_counter()
 
@@ -98,12 +102,14 @@ def answering_file(pages: Pages, method: str, raw_path: bytes) -> str:
     found = pages.matcher.match(method, segments)
     if not isinstance(found, NoMatch):
         return found.route.file
-    return "public/" if pages.pipeline.static is not None else "-"
+    if pages.pipeline.static is not None and method in ("GET", "HEAD"):
+        return "public/"
+    return "-"
 
 
 def _request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == _ID_HEADER:
             text: str = value.decode("latin-1")
-            return text
+            return text if usable_request_id(text) else None
     return None

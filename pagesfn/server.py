@@ -76,7 +76,10 @@ def run(
         workers=None if reload else config.workers,
         reload=reload,
         reload_dirs=_watched(config) if reload else None,
-        reload_includes=["*.py", "*.json"] if reload else None,
+        # Every change counts (a folder moved in is one event for the folder alone), but
+        # for the bytecode Python itself writes into the tree.
+        reload_includes=["*"] if reload else None,
+        reload_excludes=[".*", "*.py[cod]", "__pycache__", "*~"] if reload else None,
         access_log=False,  # pagesfn writes its own (see pagesfn.logs)
         timeout_graceful_shutdown=int(config.shutdown_timeout) or None,
         log_level="info",
@@ -179,9 +182,11 @@ def _given(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _watched(config: Config) -> list[str]:
-    # The tree and the static files; the project folder itself may hold a virtualenv or
-    # node_modules, too big to watch.
-    folders = [config.functions]
-    if config.public is not None and not config.public.is_relative_to(config.functions):
-        folders.append(config.public)
-    return [str(folder) for folder in folders]
+    # The functions tree; while it does not exist yet, the nearest folder that does, so its
+    # creation is seen. Not the static files (they are read per request, and a build
+    # writing them would restart the server over and over), nor the whole project (it may
+    # hold a virtualenv or node_modules, too big to watch).
+    folder = config.functions
+    while not folder.is_dir() and folder.parent != folder:
+        folder = folder.parent
+    return [str(folder)]

@@ -1,0 +1,33 @@
+"""Fixtures for the command's tests: project folders written from a dict of files."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+
+def write_files(root: Path, files: Mapping[str, str]) -> Path:
+    """Write ``{relative path: source}`` under ``root`` (sources are dedented)."""
+    for rel, source in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
+    """``project({"functions/hello.py": ...})`` writes a project folder and returns it."""
+    count = 0
+
+    def make(files: Mapping[str, str]) -> Path:
+        nonlocal count
+        count += 1
+        root = tmp_path / f"project{count}"
+        root.mkdir()
+        return write_files(root, files)
+
+    return make

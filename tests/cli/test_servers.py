@@ -1,0 +1,328 @@
+"""``pagesfn dev`` and ``pagesfn serve`` as real processes on a loopback port: hot reload,
+a broken tree while it is being edited, worker processes, the request log, ``.env`` values,
+stopping on a signal, and failing at once when the tree cannot be served."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+import pagesfn
+from pagesfn.scaffold import init_project
+
+pytest.importorskip("uvicorn", reason="the servers run on uvicorn")
+pytest.importorskip("watchfiles", reason="hot reload watches files with watchfiles")
+
+T = TypeVar("T")
+
+STARTUP_TIMEOUT = 20.0
+RELOAD_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5, **kwargs)
+
+    def stop(self, signum: int, timeout: float) -> int:
+        """Send ``signum`` and wait for the process to end; its exit status."""
+        self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the server did not stop within {timeout} s:\n{self.output()}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def command(*args: str | os.PathLike[str]) -> list[str]:
+    return [sys.executable, "-m", "pagesfn", *(os.fspath(a) for a in args)]
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # Nothing of the environment running the tests may change what the project answers.
+    for name in ("GREETING", "PAGESFN_SERVER_OPTIONS"):
+        env.pop(name, None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@contextmanager
+def running(*args: str | os.PathLike[str], cwd: Path) -> Iterator[Server]:
+    """Run ``pagesfn ARGS --port P`` until it answers HTTP; end it (and its workers) on
+    exit, whatever happened."""
+    port = free_port()
+    log = cwd / f"server-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command(*args, "--port", str(port)),
+            cwd=cwd,
+            env=environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            # Its own process group: the workers can be killed with it if it hangs.
+            start_new_session=True,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_for(lambda: server.get("/").status_code, server, timeout=STARTUP_TIMEOUT)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        assert process.poll() is not None
+        # Workers outliving their parent would hold the port: end what is left of the group.
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for(
+    probe: Callable[[], T],
+    server: Server,
+    until: Callable[[T], bool] = lambda _: True,
+    timeout: float = RELOAD_TIMEOUT,
+) -> T:
+    """Call ``probe`` until it returns a value ``until`` accepts (a refused or dropped
+    connection counts as no value yet); fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"the server exited with {server.process.returncode}:\n{server.output()}")
+        try:
+            value = probe()
+        except (httpx.TransportError, ValueError) as exc:
+            last = exc
+        else:
+            if until(value):
+                return value
+            last = value
+        time.sleep(0.1)
+    pytest.fail(f"gave up after {timeout} s; last: {last!r}\n{server.output()}")
+
+
+def status_and_json(response: httpx.Response) -> tuple[int, Any]:
+    return response.status_code, response.json()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    init_project(root)
+    return root
+
+
+def test_dev_reloads_edits_and_survives_broken_files(site: Path, tmp_path: Path) -> None:
+    functions = site / "functions"
+    user = functions / "api" / "users" / "[id].py"
+    with running("dev", site, cwd=tmp_path) as server:
+        assert status_and_json(server.get("/api/users/7")) == (200, {"id": "7"})
+
+        # An edit is served without a restart by hand.
+        user.write_text(
+            user.read_text().replace(
+                'return {"id": context.params["id"]}',
+                'return {"id": context.params["id"], "edited": True}',
+            )
+        )
+        edited = (200, {"id": "7", "edited": True})
+        wait_for(lambda: status_and_json(server.get("/api/users/7")), server, edited.__eq__)
+
+        # A syntax error breaks its own route only, naming the file and the line.
+        (functions / "broken.py").write_text("def on_request_get(context)\n    return 1\n")
+        broken = wait_for(lambda: server.get("/broken"), server, lambda r: r.status_code == 500)
+        detail = broken.json()["detail"]
+        assert "broken.py" in detail
+        assert "line 1" in detail
+        assert status_and_json(server.get("/api/users/7")) == edited
+        assert server.get("/api/hello?name=Ada").status_code == 200
+        (functions / "broken.py").unlink()
+        wait_for(lambda: server.get("/broken").status_code, server, (404).__eq__)
+
+        # A file the router cannot take breaks the whole tree until it is removed.
+        bad = functions / "api" / "[a-b].py"
+        bad.write_text("def on_request_get(context):\n    return 'x'\n")
+        failing = wait_for(
+            lambda: server.get("/api/users/7"), server, lambda r: r.status_code == 500
+        )
+        assert "api/[a-b].py: route parameter `a-b`" in failing.json()["detail"]
+        for path in ["/", "/api/hello", "/about", "/no/such"]:
+            response = server.get(path)
+            assert response.status_code == 500, path
+            assert "api/[a-b].py" in response.json()["detail"]
+        html = server.get("/", headers={"Accept": "text/html"})
+        assert html.headers["Content-Type"].startswith("text/html")
+        assert "route parameter `a-b`" in html.text
+        bad.unlink()
+        wait_for(lambda: status_and_json(server.get("/api/users/7")), server, edited.__eq__)
+
+        status = server.stop(signal.SIGINT, STOP_TIMEOUT)
+        assert status in (0, -signal.SIGINT), server.output()
+
+    output = server.output()
+    lines = [line for line in output.splitlines() if "GET /api/users/7 200" in line]
+    assert any("api/users/[id].py" in line for line in lines), output
+    assert "WatchFiles detected changes" in output
+
+
+def test_dev_reads_the_env_file(site: Path, tmp_path: Path) -> None:
+    (site / ".env").write_text("GREETING=Howdy\n")
+    with running("dev", site, cwd=tmp_path) as server:
+        response = server.get("/api/hello?name=Ada")
+        assert status_and_json(response) == (200, {"message": "Howdy, Ada!"})
+
+
+def test_serve_with_workers(site: Path, tmp_path: Path) -> None:
+    (site / "functions" / "boom.py").write_text(
+        "def on_request_get(context):\n    raise RuntimeError('secret detail')\n"
+    )
+    with running("serve", site, "--workers", "2", cwd=tmp_path) as server:
+        response = server.get("/api/hello?name=Ada")
+        assert status_and_json(response) == (200, {"message": "Hello, Ada!"})
+
+        started = r"Started server process \[(\d+)\]"
+        pids = wait_for(
+            lambda: set(re.findall(started, server.output())), server, lambda p: len(p) == 2
+        )
+        assert str(server.process.pid) not in pids
+
+        # No debug pages: the project's 404 page, and a bare 500.
+        missing = server.get("/no/such")
+        assert missing.status_code == 404
+        assert missing.text == (site / "public" / "404.html").read_text()
+        failed = server.get("/boom")
+        assert (failed.status_code, failed.text) == (500, "Internal Server Error")
+        assert failed.headers["Content-Type"].startswith("text/plain")
+
+        status = server.stop(signal.SIGTERM, 15)
+        assert status in (0, -signal.SIGTERM), server.output()
+
+    output = server.output()
+    assert "secret detail" in output  # logged for the operator, never sent
+    assert "GET /api/hello" not in output  # no request log unless asked for
+
+
+def test_serve_logs_json_lines(site: Path, tmp_path: Path) -> None:
+    with running("serve", site, "--access-log", "--log-format", "json", cwd=tmp_path) as server:
+        server.get("/api/users/7?x=1", headers={"eo-log-uuid": "req-42"})
+        server.get("/about")
+
+        def logged() -> list[dict[str, Any]]:
+            lines = [line for line in server.output().splitlines() if line.startswith("{")]
+            return [json.loads(line) for line in lines]
+
+        entries = wait_for(logged, server, lambda e: len(e) >= 3)  # "/" was asked first
+    by_path = {entry["path"]: entry for entry in entries}
+    user = by_path["/api/users/7?x=1"]
+    assert (user["method"], user["status"], user["file"]) == ("GET", 200, "api/users/[id].py")
+    assert user["request_id"] == "req-42"
+    assert user["client"] == "127.0.0.1"
+    assert (by_path["/about"]["status"], by_path["/about"]["file"]) == (200, "public/")
+
+
+def test_dev_starts_on_a_broken_tree_and_recovers(site: Path, tmp_path: Path) -> None:
+    bad = site / "functions" / "x" / "[a-b].py"
+    bad.parent.mkdir()
+    bad.write_text("def on_request_get(context):\n    return 'x'\n")
+    with running("dev", site, cwd=tmp_path) as server:
+        response = server.get("/api/users/7")
+        assert response.status_code == 500
+        assert "x/[a-b].py: route parameter `a-b`" in response.json()["detail"]
+        bad.rename(bad.with_name("[a_b].py"))
+        fixed = wait_for(lambda: server.get("/x/1"), server, lambda r: r.status_code == 200)
+        assert fixed.text == "x"
+        assert status_and_json(server.get("/api/users/7")) == (200, {"id": "7"})
+
+
+def test_dev_notices_a_folder_moved_into_the_tree(site: Path, tmp_path: Path) -> None:
+    staged = tmp_path / "staging" / "blog"
+    staged.mkdir(parents=True)
+    (staged / "post.py").write_text("def on_request_get(context):\n    return 'post'\n")
+    with running("dev", site, cwd=tmp_path) as server:
+        assert server.get("/blog/post").status_code == 404
+        staged.rename(site / "functions" / "blog")  # as `mv` or a checkout does
+        wait_for(lambda: server.get("/blog/post").text, server, "post".__eq__, timeout=6)
+
+
+def test_dev_notices_a_functions_folder_created_after_it_started(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "public").mkdir(parents=True)
+    (site / "public" / "a.txt").write_text("a")
+    with running("dev", site, cwd=tmp_path) as server:
+        missing = server.get("/hello")
+        assert missing.status_code == 500
+        assert "the functions folder does not exist" in missing.json()["detail"]
+        # What the page says to do: create it.
+        (site / "functions").mkdir()
+        time.sleep(0.5)  # a folder made and filled at once is another matter
+        (site / "functions" / "hello.py").write_text("def on_request(context):\n    return 'hi'\n")
+        wait_for(lambda: server.get("/hello").text, server, "hi".__eq__, timeout=6)
+
+
+def test_serve_fails_at_once_on_a_broken_tree(site: Path, tmp_path: Path) -> None:
+    bad = site / "functions" / "x" / "[a-b].py"
+    bad.parent.mkdir()
+    bad.write_text("def on_request_get(context):\n    return 'x'\n")
+    started = time.monotonic()
+    result = subprocess.run(
+        command("serve", site, "--port", str(free_port())),
+        cwd=tmp_path,
+        env=environment(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+    )
+    assert time.monotonic() - started < 10
+    assert result.returncode == 3
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("pagesfn: the functions tree has 1 problem")
+    assert "x/[a-b].py: route parameter `a-b` must be a Python identifier" in line
+
+
+@pytest.mark.parametrize("module", ["pagesfn", "pagesfn.cli"])
+def test_python_m_runs_the_command(module: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--version"],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(f"version {pagesfn.__version__}\n")
