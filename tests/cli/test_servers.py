@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,3 +327,35 @@ def test_python_m_runs_the_command(module: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith(f"version {pagesfn.__version__}\n")
+
+
+SLOW = """
+import asyncio
+import pathlib
+
+DONE = pathlib.Path(__file__).parents[1] / "later.txt"
+
+
+async def finish_later():
+    await asyncio.sleep(2.0)  # beyond the response and the SIGTERM
+    DONE.write_text("written after the response")
+
+
+async def on_request_get(context):
+    context.wait_until(finish_later())
+    await asyncio.sleep(1.0)
+    return "slow answer"
+"""
+
+
+def test_serve_finishes_requests_and_wait_until_work_on_sigterm(site: Path, tmp_path: Path) -> None:
+    (site / "functions" / "slow.py").write_text(SLOW)
+    with running("serve", site, cwd=tmp_path) as server, ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(server.get, "/slow")
+        time.sleep(0.5)  # the request is being handled
+        status = server.stop(signal.SIGTERM, 15)
+        response = in_flight.result(timeout=10)
+    assert (response.status_code, response.text) == (200, "slow answer")
+    assert status in (0, -signal.SIGTERM), server.output()
+    # The wait_until work finished before the process exited.
+    assert (site / "later.txt").read_text() == "written after the response"
