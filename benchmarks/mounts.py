@@ -40,7 +40,7 @@ from .mounted_apps import (
     starlette_fastapi,
 )
 from .report import progress
-from .results import Ratio, Result, Row
+from .results import Ratio, Result, Row, paired
 from .timing import Case, Settings, Stats, WSGICase, measure, measure_wsgi, time_ratio
 from .trees import functions_tree, pages_app
 
@@ -143,11 +143,10 @@ def _add(
     ratios: list[Ratio],
     target: float | None,
 ) -> None:
-    ours, theirs = stats
-    group = f"{pair.group}, {where}"
-    rows += [Row(group, pair.ours, ours), Row(group, pair.theirs, theirs)]
-    # A throughput ratio is the inverse of the time ratio.
-    ratios.append(Ratio(f"{where}: {pair.label}", time_ratio(theirs, ours), target))
+    names = (pair.ours, pair.theirs)
+    added, ratio = paired(f"{pair.group}, {where}", names, stats, f"{where}: {pair.label}", target)
+    rows += added
+    ratios.append(ratio)
 
 
 def _in_process(pages: Pages, settings: Settings, rows: list[Row], ratios: list[Ratio]) -> None:
@@ -190,11 +189,7 @@ def _in_process(pages: Pages, settings: Settings, rows: list[Row], ratios: list[
 
 
 def _over_http(root: Path, rows: list[Row], ratios: list[Ratio], notes: list[str]) -> None:
-    missing = serving.missing_tools("uvicorn")
-    if missing:
-        note = f"over HTTP: skipped: {', '.join(missing)} not installed"
-        notes.append(note)
-        progress("mounts", note)
+    if serving.unavailable("mounts", notes, "uvicorn"):
         return
     no_gunicorn = serving.missing_tools("gunicorn", wrk=False)
 

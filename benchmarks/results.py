@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .timing import Stats
+from .timing import Stats, time_ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +47,18 @@ class Result:
     ratios: tuple[Ratio, ...]
     figures: tuple[Figure, ...] = ()
     notes: tuple[str, ...] = ()  # printed under the tables: how a part ran, or why it did not
+
+
+def paired(
+    group: str,
+    names: tuple[str, str],
+    stats: Sequence[Stats],
+    label: str,
+    target: float | None,
+) -> tuple[list[Row], Ratio]:
+    """The rows of pagesfn and its peer (``names``, ``stats`` in that order) and the ratio
+    of their throughputs."""
+    ours, theirs = stats
+    rows = [Row(group, names[0], ours), Row(group, names[1], theirs)]
+    # A throughput ratio is the inverse of the time ratio.
+    return rows, Ratio(label, time_ratio(theirs, ours), target)

@@ -69,6 +69,17 @@ class Target:
     expect: bytes
 
 
+def unavailable(benchmark: str, notes: list[str], *modules: str) -> bool:
+    """Whether ``wrk`` or one of the Python ``modules`` is missing; if so, the over-HTTP
+    part of ``benchmark`` is skipped with a note saying why."""
+    missing = missing_tools(*modules)
+    if missing:
+        note = f"over HTTP: skipped: {', '.join(missing)} not installed"
+        notes.append(note)
+        progress(benchmark, note)
+    return bool(missing)
+
+
 def missing_tools(*modules: str, wrk: bool = True) -> list[str]:
     """The tools among ``wrk`` and the Python ``modules`` that are not installed."""
     missing = ["wrk"] if wrk and shutil.which("wrk") is None else []

@@ -48,8 +48,8 @@ from pagesfn.types import Environ, StartResponse, WSGIApp
 
 from . import serving
 from .report import progress
-from .results import Ratio, Result, Row
-from .timing import Case, Settings, Stats, WSGICase, measure, measure_wsgi, time_ratio
+from .results import Ratio, Result, Row, paired
+from .timing import Case, Settings, Stats, WSGICase, measure, measure_wsgi
 from .trees import functions_tree, route_source
 
 TARGET = 0.8  # pagesfn must serve at least this many requests per Starlette request
@@ -189,12 +189,10 @@ def _add(
     ratios: list[Ratio],
     target: float | None,
 ) -> None:
-    ours, theirs = stats
-    group = f"{asset.name}, {where}"
-    rows += [Row(group, cases[0], ours), Row(group, cases[1], theirs)]
-    # A throughput ratio is the inverse of the time ratio.
     label = f"{where}: {asset.name}: pagesfn req/s / {peer} req/s"
-    ratios.append(Ratio(label, time_ratio(theirs, ours), target))
+    added, ratio = paired(f"{asset.name}, {where}", cases, stats, label, target)
+    rows += added
+    ratios.append(ratio)
 
 
 ASGI_CASES = ("pagesfn", "Starlette Mount + StaticFiles")
@@ -233,11 +231,7 @@ def _in_process(
 def _over_http(
     root: Path, files: Sequence[Asset], rows: list[Row], ratios: list[Ratio], notes: list[str]
 ) -> None:
-    missing = serving.missing_tools("uvicorn")
-    if missing:
-        note = f"over HTTP: skipped: {', '.join(missing)} not installed"
-        notes.append(note)
-        progress("static", note)
+    if serving.unavailable("static", notes, "uvicorn"):
         return
     no_gunicorn = serving.missing_tools("gunicorn", wrk=False)
 

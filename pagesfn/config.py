@@ -18,7 +18,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from .errors import PagesError, Problem
+from .errors import Problem, ProblemsError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,18 +39,12 @@ PYPROJECT_FILE = "pyproject.toml"
 COMMAND_LINE = "command line"
 
 
-class ConfigError(PagesError):
+class ConfigError(ProblemsError):
     """The configuration is invalid; ``problems`` lists every problem found, each naming
     the file (or the command line), the key and the fix."""
 
     code = "config"
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"the configuration has {count} {noun}:\n{lines}")
+    subject = "the configuration"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,20 +28,25 @@ class Problem:
         return f"{text}; {self.fix}" if self.fix else text
 
 
-class RouteDefinitionError(PagesError):
-    """The functions tree cannot be turned into a route table.
+class ProblemsError(PagesError):
+    """An error listing every problem found in ``problems``, so one run reports them all."""
 
-    Every problem found is listed in ``problems``, so one run reports them all.
-    """
-
-    code = "route-definition"
+    #: What has the problems, as the message names it.
+    subject = "the input"
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"the functions tree has {count} {noun}:\n{lines}")
+        super().__init__(f"{self.subject} has {count} {noun}:\n{lines}")
+
+
+class RouteDefinitionError(ProblemsError):
+    """The functions tree cannot be turned into a route table."""
+
+    code = "route-definition"
+    subject = "the functions tree"
 
 
 class HandlerLoadError(PagesError):
