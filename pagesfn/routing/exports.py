@@ -27,6 +27,8 @@ def _camel(name: str) -> str:
 
 
 CAMEL_ALIASES: dict[str, str] = {_camel(name): name for name in HANDLER_NAMES}
+# (snake_case, camelCase, method key) of each handler name, worked out once.
+_SPELLINGS = tuple((name, _camel(name), method) for name, method in HANDLER_NAMES.items())
 
 #: Names under which a catch-all file exports a whole WSGI or ASGI app, in preference order.
 APP_NAMES: tuple[str, ...] = ("app", "application")
@@ -101,8 +103,7 @@ def handler_names(names: Iterable[str]) -> tuple[dict[str, str], list[tuple[str,
     present = set(names)
     handlers: dict[str, str] = {}
     both: list[tuple[str, str]] = []
-    for snake, method in HANDLER_NAMES.items():
-        camel = _camel(snake)
+    for snake, camel, method in _SPELLINGS:
         if snake in present and camel in present:
             both.append((snake, camel))
         if snake in present:

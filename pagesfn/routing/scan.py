@@ -40,7 +40,7 @@ def scan(root: str | os.PathLike[str]) -> RouteTable:
             [Problem(root, "the functions folder does not exist", "create it or pass its path")]
         )
     state = _Scan(root)
-    _walk(state, root, ())
+    _walk(state, root, (), "")
     _check_conflicts(state)
     if state.problems:
         raise RouteDefinitionError(state.problems)
@@ -56,7 +56,7 @@ def scan(root: str | os.PathLike[str]) -> RouteTable:
     return RouteTable(root, tuple(routes), tuple(state.warnings), tuple(middleware), state.worker)
 
 
-def _walk(state: _Scan, folder: str, prefix: tuple[Segment, ...]) -> None:
+def _walk(state: _Scan, folder: str, prefix: tuple[Segment, ...], rel_folder: str) -> None:
     real = os.path.realpath(folder)
     if real in state.visited:  # a symlink loop
         return
@@ -64,7 +64,7 @@ def _walk(state: _Scan, folder: str, prefix: tuple[Segment, ...]) -> None:
     with os.scandir(folder) as entries:
         ordered = sorted(entries, key=lambda e: e.name)
     for entry in ordered:
-        rel = os.path.relpath(entry.path, state.root).replace(os.sep, "/")
+        rel = rel_folder + entry.name  # the path from the root, with POSIX separators
         if entry.name == _MIDDLEWARE and entry.is_file():
             _add_middleware(state, entry.path, rel, prefix)
             continue
@@ -82,7 +82,7 @@ def _walk(state: _Scan, folder: str, prefix: tuple[Segment, ...]) -> None:
         if entry.is_dir():
             segment = _parse_name(state, entry.name, rel, is_file=False)
             if segment is not None:
-                _walk(state, entry.path, (*prefix, segment))
+                _walk(state, entry.path, (*prefix, segment), rel + "/")
         elif entry.name.endswith(_SUFFIX) and entry.is_file():
             stem = entry.name[: -len(_SUFFIX)]
             if stem == "index":
