@@ -23,6 +23,7 @@ from .static import StaticFiles
 from .wsgi import MountLifespans, WSGIFace
 
 if TYPE_CHECKING:
+    from .kv import KVNamespace
     from .proxy import Origin
 
 
@@ -49,6 +50,8 @@ class Pages(ASGIFace):
     :param spa: serve ``/index.html`` for GET requests of missing pages (a single-page app).
     :param origin: a server (``http://127.0.0.1:3000``) that answers what neither
         functions nor static assets do, proxied with bodies streamed both ways.
+    :param kv: KV bindings, each a :class:`~pagesfn.kv.KVNamespace` or the path of the
+        SQLite file to keep it in; each lands in ``context.env`` under its name.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class Pages(ASGIFace):
         public: str | os.PathLike[str] | None = None,
         spa: bool = False,
         origin: str | None = None,
+        kv: Mapping[str, KVNamespace | str | os.PathLike[str]] | None = None,
     ) -> None:
         self.functions = os.path.abspath(os.fspath(functions))
         static = rules = None
@@ -85,9 +89,11 @@ class Pages(ASGIFace):
         for message in self.table.warnings:
             warnings.warn(message, RouteWarning, stacklevel=2)
         self.matcher = Matcher(self.table.routes)
+        # Before the loader: a bad binding then leaves nothing behind to clean up.
+        self.kv: dict[str, KVNamespace] = _namespaces(kv or {})
         self.loader = ModuleLoader(self.functions)
         settings = ContextSettings(
-            env=MappingProxyType({**os.environ, **(env or {})}),
+            env=MappingProxyType({**os.environ, **(env or {}), **self.kv}),
             region=region,
             geo_header=geo_header,
             client_ip_header=client_ip_header,
@@ -116,6 +122,7 @@ class Pages(ASGIFace):
             self.loop_thread,
             self.executor,
             self.origin,
+            list(self.kv.values()),
             shutdown_timeout,
         )
         if eager:
@@ -175,11 +182,27 @@ def _shutdown(
     loop_thread: LoopThread,
     executor: concurrent.futures.ThreadPoolExecutor,
     origin: Origin | None,
+    namespaces: list[KVNamespace],
     timeout: float,
 ) -> None:
     background.wait(timeout)
     if origin is not None:
         origin.close()
+    for namespace in namespaces:
+        namespace.close()
     mount_lifespans.shutdown(timeout)
     loop_thread.close(timeout)
     executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _namespaces(
+    kv: Mapping[str, KVNamespace | str | os.PathLike[str]],
+) -> dict[str, KVNamespace]:
+    if not kv:
+        return {}
+    from .kv import KVNamespace, sqlite_namespace  # only apps with KV bindings need it
+
+    return {
+        name: value if isinstance(value, KVNamespace) else sqlite_namespace(name, value)
+        for name, value in kv.items()
+    }

@@ -35,6 +35,8 @@ else:
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 CONFIG_FILE = "pagesfn.toml"
+#: Where KV bindings without a `path` keep their SQLite files, in the project folder.
+KV_FOLDER = ".pagesfn/kv"
 PYPROJECT_FILE = "pyproject.toml"
 COMMAND_LINE = "command line"
 
@@ -74,6 +76,8 @@ class Config:
     region: str = "local"
     geo_header: str | None = None
     client_ip_header: str | None = None
+    #: KV bindings: name -> the SQLite file of the namespace.
+    kv: Mapping[str, Path] = field(default_factory=dict)
     source: Path | None = None
 
     def env(self) -> dict[str, str]:
@@ -102,6 +106,7 @@ class Config:
             "geo_header": self.geo_header,
             "client_ip_header": self.client_ip_header,
             "shutdown_timeout": self.shutdown_timeout,
+            "kv": dict(self.kv),
         }
 
 
@@ -239,6 +244,28 @@ def _path(value: object, base: Path) -> Path:
     raise _Invalid("a path (a non-empty string)")
 
 
+# A binding is what handlers write after ``context.env[...]``: keep it a plain name.
+_BINDING = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _kv(value: object, base: Path) -> dict[str, Path]:
+    """``[kv]``: ``NAME = {}`` (the default file) or ``NAME = { path = "..." }``."""
+    expected = 'a table of bindings, each `NAME = {}` or `NAME = { path = "..." }`'
+    if not isinstance(value, Mapping):
+        raise _Invalid(expected)
+    bindings: dict[str, Path] = {}
+    for name, spec in value.items():
+        if not isinstance(name, str) or not _BINDING.fullmatch(name):
+            raise _Invalid(f"{expected}; NAME a letter or `_` then letters, digits or `_`")
+        if not isinstance(spec, Mapping) or set(spec) - {"path"}:
+            raise _Invalid(expected)
+        if "path" in spec:
+            bindings[name] = _path(spec["path"], base)
+        else:
+            bindings[name] = Path(os.path.abspath(base / KV_FOLDER / f"{name}.sqlite3"))
+    return bindings
+
+
 def _paths(value: object, base: Path) -> tuple[Path, ...]:
     try:
         if isinstance(value, list | tuple):
@@ -266,6 +293,7 @@ _CHECKS: dict[str, _Check] = {
     "region": _text,
     "geo_header": _header,
     "client_ip_header": _header,
+    "kv": _kv,
 }
 
 

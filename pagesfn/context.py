@@ -36,7 +36,8 @@ class Server(NamedTuple):
 class ContextSettings:
     """Per-app values every context shares; built once when the app loads."""
 
-    env: Mapping[str, str]
+    #: The process environment, ``Pages(env=...)`` and the KV bindings.
+    env: Mapping[str, Any]
     region: str = "local"
     geo_header: str | None = None
     client_ip_header: str | None = None
@@ -84,7 +85,7 @@ class Context:
         self._is_async = is_async
 
     @property
-    def env(self) -> Mapping[str, str]:
+    def env(self) -> Mapping[str, Any]:
         return self._settings.env
 
     @property

@@ -360,8 +360,29 @@ def test_project_and_source_are_not_keys(tmp_path: Path) -> None:
 
 
 def test_a_sub_table_is_an_unknown_key(tmp_path: Path) -> None:
-    (problem,) = toml_problems(tmp_path, "port = 9000\n\n[kv]\nbinding = 'KV'\n")
-    assert "unknown key `kv`" in problem
+    (problem,) = toml_problems(tmp_path, "port = 9000\n\n[cache]\nsize = 3\n")
+    assert "unknown key `cache`" in problem
+
+
+def test_kv_bindings_get_a_file_each(tmp_path: Path) -> None:
+    (tmp_path / "pagesfn.toml").write_text(
+        '[kv]\nVISITS = {}\nSESSIONS = { path = "data/sessions.sqlite3" }\n'
+    )
+    config = load_config(tmp_path)
+    assert config.kv == {
+        "VISITS": tmp_path / ".pagesfn" / "kv" / "VISITS.sqlite3",
+        "SESSIONS": tmp_path / "data" / "sessions.sqlite3",
+    }
+    assert config.pages_options()["kv"] == dict(config.kv)
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["[kv]\nbinding = 'KV'\n", "[kv]\n'bad-name' = {}\n", "[kv]\nX = { url = 'redis://h' }\n"],
+)
+def test_bad_kv_bindings_are_problems(tmp_path: Path, table: str) -> None:
+    (problem,) = toml_problems(tmp_path, table)
+    assert "`kv` must be a table of bindings" in problem
 
 
 def test_unknown_keys_in_pyproject_name_the_table(
@@ -626,6 +647,7 @@ def test_pages_options_without_debug_is_not_debug(tmp_path: Path) -> None:
         "geo_header": None,
         "client_ip_header": None,
         "shutdown_timeout": 30.0,
+        "kv": {},
     }
 
 

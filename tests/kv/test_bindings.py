@@ -1,0 +1,129 @@
+"""KV bindings in a functions tree: ``Pages(kv=...)`` puts each namespace in ``context.env``,
+for async handlers (awaited methods) and sync ones (``.sync``), on both faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pagesfn.config import load_config
+
+# The visit counter of the platforms' documentation, as a pagesfn function.
+VISITS = {
+    "api/visit/index.py": """
+        async def on_request(context):
+            visits = context.env["VISITS"]
+            count = int(await visits.get("visitCount") or 0) + 1
+            await visits.put("visitCount", str(count))
+            return {"visitCount": count}
+    """,
+    "api/visit/sync.py": """
+        def on_request(context):
+            visits = context.env["VISITS"].sync
+            count = int(visits.get("visitCount") or 0) + 1
+            visits.put("visitCount", str(count))
+            return {"visitCount": count}
+    """,
+    "api/notes/[key].py": """
+        async def on_request_put(context):
+            body = await context.request.json()
+            await context.env["NOTES"].put(
+                context.params["key"], body, metadata={"by": "test"}, expiration_ttl=3600
+            )
+            return "", 204
+
+        async def on_request_get(context):
+            found = await context.env["NOTES"].get_with_metadata(context.params["key"], "json")
+            if found.value is None:
+                return {"error": "no such note"}, 404
+            return {"note": found.value, "metadata": found.metadata}
+
+        def on_request_delete(context):
+            context.env["NOTES"].sync.delete(context.params["key"])
+            return "", 204
+    """,
+    "api/notes/index.py": """
+        async def on_request_get(context):
+            listed = await context.env["NOTES"].list(prefix=context.request.args.get("prefix", ""))
+            return {"keys": [key.name for key in listed.keys], "complete": listed.list_complete}
+    """,
+}
+
+
+def bindings(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "VISITS": tmp_path / "kv" / "visits.sqlite3",
+        "NOTES": tmp_path / "kv" / "notes.sqlite3",
+    }
+
+
+def test_the_visit_counter_counts_across_async_and_sync_handlers(serve, tmp_path):
+    client = serve(VISITS, kv=bindings(tmp_path))
+    assert client.get("/api/visit").json() == {"visitCount": 1}
+    assert client.get("/api/visit").json() == {"visitCount": 2}
+    assert client.get("/api/visit/sync").json() == {"visitCount": 3}
+    assert client.get("/api/visit").json() == {"visitCount": 4}
+
+
+def test_values_outlive_the_app(pages, tmp_path):
+    import webtest
+
+    first = webtest.TestApp(pages(VISITS, kv=bindings(tmp_path)).wsgi)
+    assert first.get("/api/visit").json == {"visitCount": 1}
+    second = webtest.TestApp(pages(VISITS, kv=bindings(tmp_path)).wsgi)
+    assert second.get("/api/visit").json == {"visitCount": 2}
+
+
+def test_json_values_metadata_list_and_delete(serve, tmp_path):
+    client = serve(VISITS, kv=bindings(tmp_path))
+    for key in ("a1", "a2", "b1"):
+        response = client.request(
+            "PUT", f"/api/notes/{key}", body=f'{{"text": "{key}"}}',
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        assert response.status == 204
+    assert client.get("/api/notes/a2").json() == {
+        "note": {"text": "a2"},
+        "metadata": {"by": "test"},
+    }
+    assert client.get("/api/notes?prefix=a").json() == {"keys": ["a1", "a2"], "complete": True}
+    assert client.request("DELETE", "/api/notes/a1").status == 204
+    assert client.get("/api/notes/a1").status == 404
+    assert client.get("/api/notes").json()["keys"] == ["a2", "b1"]
+
+
+def test_a_binding_is_in_context_env_beside_the_environment(serve, tmp_path):
+    tree = {
+        "index.py": """
+            def on_request(context):
+                return {
+                    "kind": type(context.env["VISITS"]).__name__,
+                    "greeting": context.env["GREETING"],
+                }
+        """
+    }
+    client = serve(tree, kv=bindings(tmp_path), env={"GREETING": "hi"})
+    assert client.get("/").json() == {"kind": "KVNamespace", "greeting": "hi"}
+
+
+def test_config_bindings_reach_the_app(tmp_path: Path) -> None:
+    from pagesfn import Pages
+
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "index.py").write_text("def on_request(c):\n    return 'x'\n")
+    (tmp_path / "pagesfn.toml").write_text("[kv]\nVISITS = {}\n")
+    app = Pages(**load_config(tmp_path).pages_options())
+    try:
+        app.kv["VISITS"].sync.put("k", "v")
+        assert app.kv["VISITS"].sync.get("k") == "v"
+        assert (tmp_path / ".pagesfn" / "kv" / "VISITS.sqlite3").is_file()
+    finally:
+        app.close()
+        app.loader.unload()
+
+
+@pytest.mark.parametrize("value", [42, None])
+def test_a_binding_must_be_a_namespace_or_a_path(pages, value):
+    with pytest.raises(TypeError):
+        pages({"index.py": "def on_request(c):\n    return 'x'\n"}, kv={"VISITS": value})

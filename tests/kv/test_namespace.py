@@ -1,0 +1,474 @@
+"""KV namespaces over SQLite: values, metadata, expiration, listing, limits and concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pagesfn.errors import PagesError
+from pagesfn.kv import KVError, KVKey, KVNamespace, KVValue, sqlite_namespace
+
+NOW = 1_700_000_000.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def kv(tmp_path: Path, clock: FakeClock) -> Iterator[KVNamespace]:
+    namespace = sqlite_namespace("TEST", tmp_path / "kv" / "test.sqlite3", clock=clock)
+    yield namespace
+    namespace.close()
+
+
+def run(awaitable: Any) -> Any:
+    return asyncio.run(awaitable)
+
+
+# Values and metadata
+
+
+def test_text_round_trip(kv: KVNamespace) -> None:
+    run(kv.put("greeting", "héllo"))
+    assert run(kv.get("greeting")) == "héllo"
+    assert run(kv.get("greeting", "bytes")) == "héllo".encode()
+
+
+def test_bytes_round_trip(kv: KVNamespace) -> None:
+    data = bytes(range(256))
+    run(kv.put("blob", data))
+    assert run(kv.get("blob", type="bytes")) == data
+
+
+@pytest.mark.parametrize("value", [{"a": [1, 2.5, None, True]}, [1, "two"], 7, 1.5, False, None])
+def test_json_round_trip(kv: KVNamespace, value: Any) -> None:
+    run(kv.put("doc", value))
+    assert run(kv.get("doc", type="json")) == value
+
+
+def test_str_reads_back_as_json_when_it_is_json(kv: KVNamespace) -> None:
+    run(kv.put("count", "41"))
+    assert run(kv.get("count", "json")) == 41
+
+
+def test_get_missing_is_none(kv: KVNamespace) -> None:
+    assert run(kv.get("nope")) is None
+    assert run(kv.get_with_metadata("nope")) == KVValue(None, None)
+
+
+def test_metadata_round_trip(kv: KVNamespace) -> None:
+    run(kv.put("k", "v", metadata={"owner": "ada", "tags": ["x"]}))
+    result = run(kv.get_with_metadata("k"))
+    assert result == KVValue("v", {"owner": "ada", "tags": ["x"]})
+    assert run(kv.get_with_metadata("k", "bytes")).value == b"v"
+
+
+def test_overwrite_replaces_value_and_metadata(kv: KVNamespace) -> None:
+    run(kv.put("k", "one", metadata={"n": 1}))
+    run(kv.put("k", "two"))
+    assert run(kv.get_with_metadata("k")) == KVValue("two", None)
+
+
+def test_delete(kv: KVNamespace) -> None:
+    run(kv.put("k", "v"))
+    run(kv.delete("k"))
+    assert run(kv.get("k")) is None
+    run(kv.delete("k"))  # deleting a missing key is fine
+
+
+def test_json_read_of_non_json_value(kv: KVNamespace) -> None:
+    run(kv.put("k", "not json"))
+    with pytest.raises(KVError, match="not JSON"):
+        run(kv.get("k", "json"))
+
+
+def test_text_read_of_non_utf8_value(kv: KVNamespace) -> None:
+    run(kv.put("k", b"\xff\xfe"))
+    with pytest.raises(KVError, match="not UTF-8"):
+        run(kv.get("k"))
+
+
+# Expiration
+
+
+def test_expiration_ttl(kv: KVNamespace, clock: FakeClock) -> None:
+    run(kv.put("k", "v", expiration_ttl=60))
+    clock.now += 59.9
+    assert run(kv.get("k")) == "v"
+    clock.now += 0.1
+    assert run(kv.get("k")) is None
+    assert run(kv.get_with_metadata("k")) == KVValue(None, None)
+
+
+def test_absolute_expiration(kv: KVNamespace, clock: FakeClock) -> None:
+    run(kv.put("k", "v", expiration=NOW + 100))
+    assert run(kv.list()).keys == [KVKey("k", int(NOW) + 100, None)]
+    clock.now = NOW + 100
+    assert run(kv.get("k")) is None
+
+
+def test_expired_keys_are_swept_and_replaceable(kv: KVNamespace, clock: FakeClock) -> None:
+    run(kv.put("old", "v", expiration_ttl=1))
+    clock.now += 2
+    run(kv.put("old", "new"))
+    assert run(kv.get("old")) == "new"
+    assert run(kv.list()).keys == [KVKey("old", None, None)]
+
+
+def test_ttl_against_the_real_clock(tmp_path: Path) -> None:
+    namespace = sqlite_namespace("REAL", tmp_path / "real.sqlite3")
+    try:
+        namespace.sync.put("k", "v", expiration_ttl=0.05)
+        assert namespace.sync.get("k") == "v"
+        threading.Event().wait(0.1)
+        assert namespace.sync.get("k") is None
+    finally:
+        namespace.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"expiration_ttl": 10, "expiration": NOW + 10}, "not both"),
+        ({"expiration": NOW - 1}, "in the past"),
+        ({"expiration": NOW}, "in the past"),
+        ({"expiration_ttl": 0}, "more than 0"),
+        ({"expiration_ttl": -5}, "more than 0"),
+        ({"expiration_ttl": float("nan")}, "finite"),
+        ({"expiration_ttl": "60"}, "number of seconds"),
+        ({"expiration": True}, "number of seconds"),
+    ],
+)
+def test_bad_expiration(kv: KVNamespace, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(KVError, match=message):
+        kv.sync.put("k", "v", **options)
+    assert kv.sync.get("k") is None
+
+
+# Listing
+
+
+def test_list_orders_and_filters_by_prefix(kv: KVNamespace) -> None:
+    for key in ["b:2", "a:1", "b:1", "c", "b", "B:upper"]:
+        run(kv.put(key, "v", metadata={"key": key}))
+    page = run(kv.list(prefix="b:"))
+    assert [k.name for k in page.keys] == ["b:1", "b:2"]
+    assert page.keys[0] == KVKey("b:1", None, {"key": "b:1"})
+    assert page.list_complete and page.cursor is None
+    everything = run(kv.list())
+    assert [k.name for k in everything.keys] == ["B:upper", "a:1", "b", "b:1", "b:2", "c"]
+
+
+def test_list_prefix_wildcards_are_literal(kv: KVNamespace) -> None:
+    for key in ["50%off", "50xoff", "5", "a_b", "axb", "a_c", "a\\b", "a\\_"]:
+        run(kv.put(key, "v"))
+    assert [k.name for k in run(kv.list(prefix="50%")).keys] == ["50%off"]
+    assert [k.name for k in run(kv.list(prefix="a_")).keys] == ["a_b", "a_c"]
+    assert [k.name for k in run(kv.list(prefix="a\\")).keys] == ["a\\_", "a\\b"]
+    assert run(kv.list(prefix="%")).keys == []
+
+
+def test_list_prefix_at_the_top_of_unicode(kv: KVNamespace) -> None:
+    top = "\U0010ffff"
+    keys = ["a" + top, "a" + top + "z", "b", top, top + top]
+    for key in keys:
+        run(kv.put(key, "v"))
+    assert [k.name for k in run(kv.list(prefix="a" + top)).keys] == keys[:2]
+    assert [k.name for k in run(kv.list(prefix=top)).keys] == [top, top + top]
+    assert [k.name for k in run(kv.list(prefix="\ud7ff")).keys] == []
+
+
+def test_list_pagination(kv: KVNamespace) -> None:
+    keys = [f"key-{i:02d}" for i in range(25)]
+    for key in reversed(keys):
+        kv.sync.put(key, "v")
+    kv.sync.put("other", "v")
+    seen: list[str] = []
+    pages = []
+    cursor = None
+    while True:
+        page = run(kv.list(prefix="key-", limit=10, cursor=cursor))
+        pages.append(page)
+        seen += [k.name for k in page.keys]
+        if page.list_complete:
+            break
+        cursor = page.cursor
+        assert isinstance(cursor, str)
+    assert [len(p.keys) for p in pages] == [10, 10, 5]
+    assert [p.list_complete for p in pages] == [False, False, True]
+    assert pages[-1].cursor is None
+    assert seen == keys
+
+
+def test_list_exact_page_is_complete(kv: KVNamespace) -> None:
+    for i in range(10):
+        kv.sync.put(f"k{i}", "v")
+    page = kv.sync.list(limit=10)
+    assert len(page.keys) == 10 and page.list_complete and page.cursor is None
+
+
+def test_list_excludes_expired_keys(kv: KVNamespace, clock: FakeClock) -> None:
+    kv.sync.put("a", "v", expiration_ttl=10)
+    kv.sync.put("b", "v")
+    kv.sync.put("c", "v", expiration_ttl=30)
+    clock.now += 20
+    page = kv.sync.list()
+    assert [k.name for k in page.keys] == ["b", "c"]
+    assert page.keys[1].expiration == int(NOW) + 30
+
+
+# Limits
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "empty"),
+        (".", "must not be '.'"),
+        ("..", "must not be '..'"),
+        ("x" * 513, r"513 bytes.*512"),
+        ("é" * 257, r"514 bytes.*512"),
+        ("\ud800", "UTF-8"),
+        (5, "must be a str"),
+    ],
+)
+def test_bad_keys(kv: KVNamespace, key: Any, message: str) -> None:
+    for call in (
+        lambda: kv.sync.get(key),
+        lambda: kv.sync.get_with_metadata(key),
+        lambda: kv.sync.put(key, "v"),
+        lambda: kv.sync.delete(key),
+        lambda: run(kv.put(key, "v")),
+    ):
+        with pytest.raises(KVError, match=message):
+            call()
+
+
+def test_key_limits_are_inclusive(kv: KVNamespace) -> None:
+    kv.sync.put("x" * 512, "v")
+    kv.sync.put("...", "v")
+    assert kv.sync.get("x" * 512) == "v"
+
+
+def test_value_size_limit(kv: KVNamespace) -> None:
+    limit = 25 * 1024 * 1024
+    kv.sync.put("big", b"\0" * limit)
+    stored = kv.sync.get("big", "bytes")
+    assert isinstance(stored, bytes) and len(stored) == limit
+    with pytest.raises(KVError, match="25 MiB"):
+        kv.sync.put("big", b"\0" * (limit + 1))
+    with pytest.raises(KVError, match="25 MiB"):
+        kv.sync.put("big", "x" * (limit + 1))
+
+
+def test_value_must_be_json_serializable(kv: KVNamespace) -> None:
+    with pytest.raises(KVError, match="value must be JSON-serializable"):
+        kv.sync.put("k", object())
+    with pytest.raises(KVError, match="value must be JSON-serializable"):
+        kv.sync.put("k", float("inf"))
+
+
+def test_metadata_limits(kv: KVNamespace) -> None:
+    kv.sync.put("k", "v", metadata="x" * 1022)  # 1024 bytes with its quotes
+    with pytest.raises(KVError, match=r"1025 bytes.*1024"):
+        kv.sync.put("k", "v", metadata="x" * 1023)
+    with pytest.raises(KVError, match="metadata must be JSON-serializable"):
+        kv.sync.put("k", "v", metadata={"when": object()})
+    assert kv.sync.get_with_metadata("k").metadata == "x" * 1022
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"limit": 0}, "between 1 and 1000"),
+        ({"limit": 1001}, "between 1 and 1000"),
+        ({"limit": True}, "must be an int"),
+        ({"limit": 5.0}, "must be an int"),
+        ({"prefix": None}, "prefix must be a str"),
+        ({"cursor": "not base64!"}, "cursor"),
+        ({"cursor": "//8="}, "cursor"),
+    ],
+)
+def test_bad_list_arguments(kv: KVNamespace, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(KVError, match=message):
+        kv.sync.list(**options)
+
+
+def test_list_limit_bounds_are_inclusive(kv: KVNamespace) -> None:
+    assert kv.sync.list(limit=1).list_complete
+    assert kv.sync.list(limit=1000).list_complete
+
+
+def test_bad_type(kv: KVNamespace) -> None:
+    kv.sync.put("k", "v")
+    with pytest.raises(KVError, match="text, json, bytes"):
+        kv.sync.get("k", "arrayBuffer")
+    with pytest.raises(KVError, match="text, json, bytes"):
+        run(kv.get_with_metadata("k", "stream"))
+
+
+def test_error_is_a_pages_error() -> None:
+    assert issubclass(KVError, PagesError)
+    assert KVError.code == "kv"
+
+
+# Sync and async, lifetime, isolation
+
+
+def test_sync_twin_matches_async(kv: KVNamespace) -> None:
+    kv.sync.put("s", {"n": 1}, metadata={"m": True})
+    run(kv.put("a", {"n": 1}, metadata={"m": True}))
+    assert kv.sync.get("s", "json") == run(kv.get("a", "json")) == {"n": 1}
+    assert kv.sync.get_with_metadata("a", "json") == run(kv.get_with_metadata("s", "json"))
+    assert kv.sync.list() == run(kv.list())
+    kv.sync.delete("a")
+    run(kv.delete("s"))
+    assert kv.sync.list() == run(kv.list())
+    assert kv.sync.list().keys == []
+    for name in ("get", "get_with_metadata", "put", "delete", "list"):
+        assert hasattr(kv.sync, name) and asyncio.iscoroutinefunction(getattr(kv, name))
+
+
+def test_data_persists_after_reopen(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "persist.sqlite3"
+    first = sqlite_namespace("P", path, clock=clock)
+    first.sync.put("k", b"v", metadata={"m": 1})
+    run(first.aclose())
+    with pytest.raises(KVError, match="closed"):
+        first.sync.get("k")
+    second = sqlite_namespace("P", path, clock=clock)
+    try:
+        assert second.sync.get_with_metadata("k", "bytes") == KVValue(b"v", {"m": 1})
+    finally:
+        second.close()
+
+
+def test_namespaces_are_isolated(tmp_path: Path) -> None:
+    shared = tmp_path / "shared.sqlite3"
+    one = sqlite_namespace("ONE", shared)
+    two = sqlite_namespace("TWO", shared)
+    other = sqlite_namespace("ONE", tmp_path / "other.sqlite3")
+    try:
+        one.sync.put("k", "one")
+        two.sync.put("k", "two")
+        assert one.sync.get("k") == "one"
+        assert two.sync.get("k") == "two"
+        assert other.sync.get("k") is None
+        two.sync.delete("k")
+        assert one.sync.get("k") == "one"
+        assert [k.name for k in one.sync.list().keys] == ["k"]
+        assert two.sync.list().keys == []
+    finally:
+        for namespace in (one, two, other):
+            namespace.close()
+
+
+def test_creates_parent_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "kv.sqlite3"
+    namespace = sqlite_namespace("N", path)
+    namespace.close()
+    assert path.is_file()
+
+
+# Concurrency
+
+
+def test_threads_write_concurrently(kv: KVNamespace) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def writer(thread: int) -> None:
+        try:
+            start.wait()
+            for i in range(50):
+                kv.sync.put(f"t{thread}-{i:02d}", str(i))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    names = [k.name for k in kv.sync.list().keys]
+    assert len(names) == 400
+    assert kv.sync.get("t7-49") == "49"
+
+
+def test_async_calls_run_concurrently(kv: KVNamespace) -> None:
+    async def main() -> list[Any]:
+        await asyncio.gather(*(kv.put(f"k{i:03d}", i) for i in range(100)))
+        return list(await asyncio.gather(*(kv.get(f"k{i:03d}", "json") for i in range(100))))
+
+    assert run(main()) == list(range(100))
+
+
+def write_from_process(path: str, worker: int, start: Any) -> None:
+    namespace = sqlite_namespace("MP", path)
+    try:
+        start.wait(timeout=30)
+        for i in range(200):
+            namespace.sync.put(f"p{worker}-{i:03d}", str(i))
+    finally:
+        namespace.close()
+
+
+def test_processes_write_the_same_file(tmp_path: Path) -> None:
+    # The children open a file that does not exist yet, so creating it races as well.
+    path = str(tmp_path / "mp" / "kv.sqlite3")
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    processes = [
+        context.Process(target=write_from_process, args=(path, worker, start))
+        for worker in range(2)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [p.exitcode for p in processes] == [0, 0]
+    namespace = sqlite_namespace("MP", path)
+    try:
+        keys = [k.name for k in namespace.sync.list().keys]
+        assert len(keys) == 400
+        assert keys[0] == "p0-000" and keys[-1] == "p1-199"
+    finally:
+        namespace.close()
+
+
+def put_then_die(path: str) -> None:
+    namespace = sqlite_namespace("DIE", path)
+    namespace.sync.put("k", "survived")
+    # No close, no checkpoint, no interpreter cleanup: as near to being killed as is portable.
+    os._exit(0)
+
+
+def test_committed_put_survives_an_abrupt_exit(tmp_path: Path) -> None:
+    path = str(tmp_path / "die.sqlite3")
+    process = multiprocessing.get_context("spawn").Process(target=put_then_die, args=(path,))
+    process.start()
+    process.join(timeout=60)
+    assert process.exitcode == 0
+    namespace = sqlite_namespace("DIE", path)
+    try:
+        assert namespace.sync.get("k") == "survived"
+    finally:
+        namespace.close()
