@@ -50,8 +50,9 @@ class Pages(ASGIFace):
     :param spa: serve ``/index.html`` for GET requests of missing pages (a single-page app).
     :param origin: a server (``http://127.0.0.1:3000``) that answers what neither
         functions nor static assets do, proxied with bodies streamed both ways.
-    :param kv: KV bindings, each a :class:`~pagesfn.kv.KVNamespace` or the path of the
-        SQLite file to keep it in; each lands in ``context.env`` under its name.
+    :param kv: KV bindings, each a :class:`~pagesfn.kv.KVNamespace`, the path of the
+        SQLite file to keep it in, or a ``redis://`` URL; each lands in ``context.env``
+        under its name.
     """
 
     def __init__(
@@ -200,9 +201,17 @@ def _namespaces(
 ) -> dict[str, KVNamespace]:
     if not kv:
         return {}
-    from .kv import KVNamespace, sqlite_namespace  # only apps with KV bindings need it
+    from .kv import KVNamespace, redis_namespace, sqlite_namespace  # only apps with KV need it
 
-    return {
-        name: value if isinstance(value, KVNamespace) else sqlite_namespace(name, value)
-        for name, value in kv.items()
-    }
+    namespaces: dict[str, KVNamespace] = {}
+    for name, value in kv.items():
+        if isinstance(value, KVNamespace):
+            namespaces[name] = value
+        elif isinstance(value, str) and value.startswith(_REDIS_URLS):
+            namespaces[name] = redis_namespace(name, value)
+        else:
+            namespaces[name] = sqlite_namespace(name, value)
+    return namespaces
+
+
+_REDIS_URLS = ("redis://", "rediss://", "unix://")

@@ -37,6 +37,8 @@ else:
 CONFIG_FILE = "pagesfn.toml"
 #: Where KV bindings without a `path` keep their SQLite files, in the project folder.
 KV_FOLDER = ".pagesfn/kv"
+#: URL schemes of a Redis server for a KV binding.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 PYPROJECT_FILE = "pyproject.toml"
 COMMAND_LINE = "command line"
 
@@ -76,8 +78,8 @@ class Config:
     region: str = "local"
     geo_header: str | None = None
     client_ip_header: str | None = None
-    #: KV bindings: name -> the SQLite file of the namespace.
-    kv: Mapping[str, Path] = field(default_factory=dict)
+    #: KV bindings: name -> the SQLite file of the namespace, or a Redis URL.
+    kv: Mapping[str, Path | str] = field(default_factory=dict)
     source: Path | None = None
 
     def env(self) -> dict[str, str]:
@@ -248,18 +250,27 @@ def _path(value: object, base: Path) -> Path:
 _BINDING = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _kv(value: object, base: Path) -> dict[str, Path]:
-    """``[kv]``: ``NAME = {}`` (the default file) or ``NAME = { path = "..." }``."""
-    expected = 'a table of bindings, each `NAME = {}` or `NAME = { path = "..." }`'
+def _kv(value: object, base: Path) -> dict[str, Path | str]:
+    """``[kv]``: ``NAME = {}`` (the default SQLite file), ``NAME = { path = "..." }`` or
+    ``NAME = { url = "redis://..." }``."""
+    expected = (
+        'a table of bindings, each `NAME = {}`, `NAME = { path = "..." }` '
+        'or `NAME = { url = "redis://..." }`'
+    )
     if not isinstance(value, Mapping):
         raise _Invalid(expected)
-    bindings: dict[str, Path] = {}
+    bindings: dict[str, Path | str] = {}
     for name, spec in value.items():
         if not isinstance(name, str) or not _BINDING.fullmatch(name):
             raise _Invalid(f"{expected}; NAME a letter or `_` then letters, digits or `_`")
-        if not isinstance(spec, Mapping) or set(spec) - {"path"}:
+        if not isinstance(spec, Mapping) or set(spec) - {"path", "url"} or len(spec) > 1:
             raise _Invalid(expected)
-        if "path" in spec:
+        if "url" in spec:
+            url = spec["url"]
+            if not isinstance(url, str) or urlsplit(url).scheme not in REDIS_SCHEMES:
+                raise _Invalid(f"{expected}; the url a redis://, rediss:// or unix:// URL")
+            bindings[name] = url
+        elif "path" in spec:
             bindings[name] = _path(spec["path"], base)
         else:
             bindings[name] = Path(os.path.abspath(base / KV_FOLDER / f"{name}.sqlite3"))

@@ -367,18 +367,25 @@ def test_a_sub_table_is_an_unknown_key(tmp_path: Path) -> None:
 def test_kv_bindings_get_a_file_each(tmp_path: Path) -> None:
     (tmp_path / "pagesfn.toml").write_text(
         '[kv]\nVISITS = {}\nSESSIONS = { path = "data/sessions.sqlite3" }\n'
+        'CACHE = { url = "redis://127.0.0.1:6379/0" }\n'
     )
     config = load_config(tmp_path)
     assert config.kv == {
         "VISITS": tmp_path / ".pagesfn" / "kv" / "VISITS.sqlite3",
         "SESSIONS": tmp_path / "data" / "sessions.sqlite3",
+        "CACHE": "redis://127.0.0.1:6379/0",
     }
     assert config.pages_options()["kv"] == dict(config.kv)
 
 
 @pytest.mark.parametrize(
     "table",
-    ["[kv]\nbinding = 'KV'\n", "[kv]\n'bad-name' = {}\n", "[kv]\nX = { url = 'redis://h' }\n"],
+    [
+        "[kv]\nbinding = 'KV'\n",
+        "[kv]\n'bad-name' = {}\n",
+        "[kv]\nX = { url = 'http://h' }\n",
+        "[kv]\nX = { url = 'redis://h', path = 'x' }\n",
+    ],
 )
 def test_bad_kv_bindings_are_problems(tmp_path: Path, table: str) -> None:
     (problem,) = toml_problems(tmp_path, table)

@@ -11,11 +11,12 @@ killed; only an OS crash or power loss may drop the last few commits.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .namespace import KVError, KVNamespace, StoredKey, StoredValue
@@ -98,14 +99,21 @@ class SQLiteBackend:
         )
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            if not self._schema_ready:
-                with _transaction(connection):
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            connection.execute(statement)
+            if self._schema_ready:
+                connection.execute("PRAGMA journal_mode = WAL")
+            else:
+                # Switching a new file to WAL and creating the table take locks the busy
+                # timeout cannot always wait out when several processes start at once
+                # (SQLite answers "locked" at once where waiting could deadlock): the
+                # processes take turns, through a lock file beside the database.
+                with _interprocess_lock(f"{self.path}.lock"):
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    with _transaction(connection):
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                connection.execute(statement)
                 self._schema_ready = True
+            connection.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
             connection.close()
             raise
@@ -203,3 +211,20 @@ def _prefix_end(prefix: str) -> str | None:
                 following = 0xE000
             return "".join(chars) + chr(following)
     return None
+
+
+@contextlib.contextmanager
+def _interprocess_lock(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if missing); POSIX only,
+    elsewhere a no-op (SQLite's own locking still applies)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

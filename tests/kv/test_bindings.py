@@ -52,14 +52,21 @@ VISITS = {
 
 
 def bindings(tmp_path: Path) -> dict[str, Path]:
-    return {
-        "VISITS": tmp_path / "kv" / "visits.sqlite3",
-        "NOTES": tmp_path / "kv" / "notes.sqlite3",
-    }
+    folder = tmp_path / "kv"
+    return {"VISITS": folder / "visits.sqlite3", "NOTES": folder / "notes.sqlite3"}
 
 
-def test_the_visit_counter_counts_across_async_and_sync_handlers(serve, tmp_path):
-    client = serve(VISITS, kv=bindings(tmp_path))
+@pytest.fixture(params=["sqlite", "redis"])
+def kv_bindings(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Path | str]:
+    """The namespaces of the tree, in SQLite files or on a real Redis server."""
+    if request.param == "sqlite":
+        return dict(bindings(tmp_path))
+    url = request.getfixturevalue("redis_url")
+    return {"VISITS": url + "/0", "NOTES": url + "/1"}
+
+
+def test_the_visit_counter_counts_across_async_and_sync_handlers(serve, kv_bindings):
+    client = serve(VISITS, kv=kv_bindings)
     assert client.get("/api/visit").json() == {"visitCount": 1}
     assert client.get("/api/visit").json() == {"visitCount": 2}
     assert client.get("/api/visit/sync").json() == {"visitCount": 3}
@@ -75,8 +82,8 @@ def test_values_outlive_the_app(pages, tmp_path):
     assert second.get("/api/visit").json == {"visitCount": 2}
 
 
-def test_json_values_metadata_list_and_delete(serve, tmp_path):
-    client = serve(VISITS, kv=bindings(tmp_path))
+def test_json_values_metadata_list_and_delete(serve, kv_bindings):
+    client = serve(VISITS, kv=kv_bindings)
     for key in ("a1", "a2", "b1"):
         response = client.request(
             "PUT", f"/api/notes/{key}", body=f'{{"text": "{key}"}}',

@@ -1,21 +1,26 @@
-"""KV namespaces over SQLite: values, metadata, expiration, listing, limits and concurrency."""
+"""KV namespaces over SQLite and Redis: values, metadata, expiration, listing, limits and
+concurrency. Tests taking ``store`` or ``kv`` run once per backend."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
 import os
+import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pagesfn.errors import PagesError
-from pagesfn.kv import KVError, KVKey, KVNamespace, KVValue, sqlite_namespace
+from pagesfn.kv import KVError, KVKey, KVNamespace, KVValue, redis_namespace, sqlite_namespace
 
 NOW = 1_700_000_000.0
+BACKENDS = ["sqlite", "redis"]
 
 
 class FakeClock:
@@ -31,9 +36,43 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def open_at(
+    kind: str, name: str, location: str, clock: Callable[[], float] = time.time
+) -> KVNamespace:
+    if kind == "sqlite":
+        return sqlite_namespace(name, location, clock=clock)
+    return redis_namespace(name, location, clock=clock)
+
+
+@dataclass
+class Store:
+    """Where one backend keeps namespaces: SQLite files in a folder, or a Redis server."""
+
+    kind: str
+    base: str
+
+    def location(self, place: str = "main") -> str:
+        """A file, or a Redis database, named ``place``; different places share nothing."""
+        if self.kind == "sqlite":
+            return str(Path(self.base) / place / "kv.sqlite3")
+        return f"{self.base}/{['main', 'other'].index(place)}"
+
+    def open(
+        self, name: str, clock: Callable[[], float] = time.time, place: str = "main"
+    ) -> KVNamespace:
+        return open_at(self.kind, name, self.location(place), clock)
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "redis":
+        return Store("redis", request.getfixturevalue("redis_url"))
+    return Store("sqlite", str(tmp_path / "kv"))
+
+
 @pytest.fixture
-def kv(tmp_path: Path, clock: FakeClock) -> Iterator[KVNamespace]:
-    namespace = sqlite_namespace("TEST", tmp_path / "kv" / "test.sqlite3", clock=clock)
+def kv(store: Store, clock: FakeClock) -> Iterator[KVNamespace]:
+    namespace = store.open("TEST", clock)
     yield namespace
     namespace.close()
 
@@ -132,8 +171,8 @@ def test_expired_keys_are_swept_and_replaceable(kv: KVNamespace, clock: FakeCloc
     assert run(kv.list()).keys == [KVKey("old", None, None)]
 
 
-def test_ttl_against_the_real_clock(tmp_path: Path) -> None:
-    namespace = sqlite_namespace("REAL", tmp_path / "real.sqlite3")
+def test_ttl_against_the_real_clock(store: Store) -> None:
+    namespace = store.open("REAL")
     try:
         namespace.sync.put("k", "v", expiration_ttl=0.05)
         assert namespace.sync.get("k") == "v"
@@ -346,25 +385,23 @@ def test_sync_twin_matches_async(kv: KVNamespace) -> None:
         assert hasattr(kv.sync, name) and asyncio.iscoroutinefunction(getattr(kv, name))
 
 
-def test_data_persists_after_reopen(tmp_path: Path, clock: FakeClock) -> None:
-    path = tmp_path / "persist.sqlite3"
-    first = sqlite_namespace("P", path, clock=clock)
+def test_data_persists_after_reopen(store: Store, clock: FakeClock) -> None:
+    first = store.open("P", clock)
     first.sync.put("k", b"v", metadata={"m": 1})
     run(first.aclose())
     with pytest.raises(KVError, match="closed"):
         first.sync.get("k")
-    second = sqlite_namespace("P", path, clock=clock)
+    second = store.open("P", clock)
     try:
         assert second.sync.get_with_metadata("k", "bytes") == KVValue(b"v", {"m": 1})
     finally:
         second.close()
 
 
-def test_namespaces_are_isolated(tmp_path: Path) -> None:
-    shared = tmp_path / "shared.sqlite3"
-    one = sqlite_namespace("ONE", shared)
-    two = sqlite_namespace("TWO", shared)
-    other = sqlite_namespace("ONE", tmp_path / "other.sqlite3")
+def test_namespaces_are_isolated(store: Store) -> None:
+    one = store.open("ONE")
+    two = store.open("TWO")
+    other = store.open("ONE", place="other")
     try:
         one.sync.put("k", "one")
         two.sync.put("k", "two")
@@ -421,8 +458,8 @@ def test_async_calls_run_concurrently(kv: KVNamespace) -> None:
     assert run(main()) == list(range(100))
 
 
-def write_from_process(path: str, worker: int, start: Any) -> None:
-    namespace = sqlite_namespace("MP", path)
+def write_from_process(kind: str, location: str, worker: int, start: Any) -> None:
+    namespace = open_at(kind, "MP", location)
     try:
         start.wait(timeout=30)
         for i in range(200):
@@ -431,13 +468,13 @@ def write_from_process(path: str, worker: int, start: Any) -> None:
         namespace.close()
 
 
-def test_processes_write_the_same_file(tmp_path: Path) -> None:
-    # The children open a file that does not exist yet, so creating it races as well.
-    path = str(tmp_path / "mp" / "kv.sqlite3")
+def test_processes_write_the_same_store(store: Store) -> None:
+    # For SQLite the children open a file that does not exist yet, so creating it races too.
+    location = store.location()
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(2)
     processes = [
-        context.Process(target=write_from_process, args=(path, worker, start))
+        context.Process(target=write_from_process, args=(store.kind, location, worker, start))
         for worker in range(2)
     ]
     for process in processes:
@@ -445,7 +482,7 @@ def test_processes_write_the_same_file(tmp_path: Path) -> None:
     for process in processes:
         process.join(timeout=60)
     assert [p.exitcode for p in processes] == [0, 0]
-    namespace = sqlite_namespace("MP", path)
+    namespace = store.open("MP")
     try:
         keys = [k.name for k in namespace.sync.list().keys]
         assert len(keys) == 400
@@ -472,3 +509,89 @@ def test_committed_put_survives_an_abrupt_exit(tmp_path: Path) -> None:
         assert namespace.sync.get("k") == "survived"
     finally:
         namespace.close()
+
+
+# Redis only
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[Any]:
+    import redis
+
+    client = redis.Redis.from_url(f"{redis_url}/0")
+    yield client
+    client.close()
+
+
+def test_redis_unreachable_is_a_kv_error_naming_the_url() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port once the probe is closed.
+    with pytest.raises(KVError, match=rf"redis://127\.0\.0\.1:{port}/0"):
+        redis_namespace("N", f"redis://127.0.0.1:{port}/0")
+    with pytest.raises(KVError, match=r"redis://user:\*\*\*@127\.0\.0\.1") as raised:
+        redis_namespace("N", f"redis://user:secret@127.0.0.1:{port}/0")
+    assert "secret" not in str(raised.value)
+    with pytest.raises(KVError, match="not a Redis URL"):
+        redis_namespace("N", "http://127.0.0.1/")
+    with pytest.raises(KVError, match="non-empty name"):
+        redis_namespace("", f"redis://127.0.0.1:{port}/0")
+
+
+def test_redis_expiry_follows_the_namespace_clock(
+    redis_url: str, redis_client: Any, clock: FakeClock
+) -> None:
+    namespace = redis_namespace("EXP", f"{redis_url}/0", clock=clock)
+    try:
+        namespace.sync.put("k", "v", expiration_ttl=60)
+        namespace.sync.put("forever", "v", expiration_ttl=60)
+        namespace.sync.put("forever", "v")
+        assert 59_000 < redis_client.pttl(b"pagesfn:kv:EXP:v:k") <= 60_000
+        assert redis_client.pttl(b"pagesfn:kv:EXP:v:forever") == -1
+        assert redis_client.zrange(b"pagesfn:kv:EXP:expiries", 0, -1) == [b"k"]
+    finally:
+        namespace.close()
+
+
+def test_redis_drops_index_entries_of_keys_it_expired(redis_url: str, redis_client: Any) -> None:
+    namespace = redis_namespace("GONE", f"{redis_url}/0")
+    try:
+        for i in range(40):
+            namespace.sync.put(f"a{i:02d}", "v", expiration_ttl=0.05)
+        namespace.sync.put("b", "v")
+        threading.Event().wait(0.1)
+        # Redis removed the hashes itself; a page must still fill past the stale entries.
+        page = namespace.sync.list(limit=1)
+        assert [k.name for k in page.keys] == ["b"] and page.list_complete
+        assert redis_client.zrange(b"pagesfn:kv:GONE:index", 0, -1) == [b"b"]
+        assert redis_client.zcard(b"pagesfn:kv:GONE:expiries") == 0
+    finally:
+        namespace.close()
+
+
+def test_redis_put_sweeps_expired_keys(redis_url: str, redis_client: Any, clock: FakeClock) -> None:
+    namespace = redis_namespace("SWEEP", f"{redis_url}/0", clock=clock)
+    try:
+        for i in range(5):
+            namespace.sync.put(f"old{i}", "v", expiration_ttl=10)
+        clock.now += 20
+        namespace.sync.put("new", "v")
+        assert redis_client.zrange(b"pagesfn:kv:SWEEP:index", 0, -1) == [b"new"]
+        assert redis_client.exists(b"pagesfn:kv:SWEEP:v:old0") == 0
+    finally:
+        namespace.close()
+
+
+def test_redis_names_cannot_collide(redis_url: str) -> None:
+    # Unescaped, "A" with key "B:v:k" and "A:v:B" with key "k" would share a Redis key.
+    one = redis_namespace("A", f"{redis_url}/0")
+    two = redis_namespace("A:v:B", f"{redis_url}/0")
+    try:
+        one.sync.put("B:v:k", "one")
+        two.sync.put("k", "two")
+        assert one.sync.get("B:v:k") == "one"
+        assert [k.name for k in two.sync.list().keys] == ["k"]
+    finally:
+        one.close()
+        two.close()
