@@ -112,7 +112,7 @@ def render(result: Result, settings: Settings) -> str:
     if result.figures:
         lines.append("")
         rows = [[f.label, f"{f.value:,.1f} {f.unit}"] for f in result.figures]
-        lines += _table(["start-up", "time"], rows, right=(1,))
+        lines += _table(["measured", "value"], rows, right=(1,))
     if result.notes:
         lines.append("")
         lines += [f"  {note}" for note in result.notes]

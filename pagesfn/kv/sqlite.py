@@ -23,6 +23,7 @@ from .namespace import KVError, KVNamespace, StoredKey, StoredValue
 
 # Long enough that "database is locked" never reaches a handler under contention from
 # other processes; writes are single short transactions, so real waits stay tiny.
+SWEEP_EVERY = 64  # puts between two sweeps of expired rows
 BUSY_TIMEOUT_SECONDS = 30.0
 
 _SCHEMA = """
@@ -61,6 +62,7 @@ class SQLiteBackend:
         self._lock = threading.Lock()
         self._closed = False
         self._schema_ready = False
+        self._puts = 0
         self._reset()
         # Open once now so a bad path fails at startup rather than in the first request.
         self._connection()
@@ -135,15 +137,19 @@ class SQLiteBackend:
         self, key: str, value: bytes, expiration: float | None, metadata: str | None, now: float
     ) -> None:
         connection = self._connection()
-        with _transaction(connection):
-            # Sweeping here keeps expired rows from piling up; the index makes it cheap.
+        # One statement, committed on its own: a write that takes the lock at once (where
+        # the busy timeout applies) and is atomic without a transaction around it.
+        connection.execute(
+            "INSERT OR REPLACE INTO kv (namespace, name, value, expiration, metadata)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (self.namespace, key, value, expiration, metadata),
+        )
+        self._puts += 1
+        if self._puts % SWEEP_EVERY == 1:
+            # Now and then, rows past their expiration go (reads skip them meanwhile);
+            # the index on expiration makes it cheap.
             connection.execute(
                 "DELETE FROM kv WHERE namespace = ? AND expiration <= ?", (self.namespace, now)
-            )
-            connection.execute(
-                "INSERT OR REPLACE INTO kv (namespace, name, value, expiration, metadata)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (self.namespace, key, value, expiration, metadata),
             )
 
     def delete(self, key: str) -> None:
