@@ -10,7 +10,6 @@ of the tree is answered. Each size is measured several times, and the median rep
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from . import serving
 from .report import progress
 from .results import Figure, Ratio, Result
 from .timing import BenchmarkError, Settings
@@ -67,7 +67,7 @@ def run(settings: Settings) -> Result:
 
 
 def _first_response(project: Path, reload: bool) -> float:
-    port = _free_port()
+    port = serving.free_port()
     argv = [sys.executable, "-m", "pagesfn", "dev", str(project), "--port", str(port)]
     if not reload:
         argv.append("--no-reload")
@@ -93,10 +93,3 @@ def _first_response(project: Path, reload: bool) -> float:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

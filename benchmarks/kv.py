@@ -26,6 +26,7 @@ from typing import Any
 
 from pagesfn.kv import KVNamespace, sqlite_namespace
 
+from . import serving
 from .report import progress
 from .results import Figure, Ratio, Result
 from .timing import Settings
@@ -142,9 +143,7 @@ def _sqlite_ops(connection: sqlite3.Connection) -> dict[str, Callable[[str], Any
 
 @contextmanager
 def _redis_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = serving.free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

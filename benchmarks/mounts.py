@@ -225,10 +225,4 @@ def _over_http(root: Path, rows: list[Row], ratios: list[Ratio], notes: list[str
     for index, (pair, server_kind, *_) in enumerate(plan):
         where = f"HTTP {server_kind}"
         _add(pair, where, stats[2 * index : 2 * index + 2], rows, ratios, pair.target)
-    notes.append(f"over HTTP: load from {LOAD.describe()}")
-    for server in servers:
-        notes.append(f"  {server.name}: {serving.command_line(server, root)}")
-    if no_gunicorn:
-        note = "WSGI over HTTP (gunicorn): skipped: gunicorn not installed"
-        notes.append(note)
-        progress("mounts", note)
+    serving.describe_servers("mounts", notes, LOAD, servers, root, bool(no_gunicorn))

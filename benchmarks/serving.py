@@ -80,6 +80,24 @@ def unavailable(benchmark: str, notes: list[str], *modules: str) -> bool:
     return bool(missing)
 
 
+def describe_servers(
+    benchmark: str,
+    notes: list[str],
+    load: Load,
+    servers: Sequence[Server],
+    root: Path,
+    no_gunicorn: bool,
+) -> None:
+    """Note the load and each server's command line, and a skipped gunicorn part."""
+    notes.append(f"over HTTP: load from {load.describe()}")
+    for server in servers:
+        notes.append(f"  {server.name}: {command_line(server, root)}")
+    if no_gunicorn:
+        note = "WSGI over HTTP (gunicorn): skipped: gunicorn not installed"
+        notes.append(note)
+        progress(benchmark, note)
+
+
 def missing_tools(*modules: str, wrk: bool = True) -> list[str]:
     """The tools among ``wrk`` and the Python ``modules`` that are not installed."""
     missing = ["wrk"] if wrk and shutil.which("wrk") is None else []
@@ -157,7 +175,7 @@ def command_line(server: Server, workdir: Path) -> str:
 def serve(server: Server, workdir: Path) -> Iterator[str]:
     """Start ``server`` (its log in ``workdir``) and yield its base URL once it answers;
     terminate it on exit."""
-    port = _free_port()
+    port = free_port()
     argv = [arg.replace("{port}", str(port)) for arg in server.argv]
     log_path = workdir / f"{re.sub(r'[^a-z0-9]+', '-', server.name.lower())}.log"
     with open(log_path, "wb") as log:
@@ -233,7 +251,8 @@ def _wrk(target: Target, load: Load, seconds: int) -> tuple[int, float]:
     return int(count.group(1)), float(rate.group(1))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((_HOST, 0))
         port: int = sock.getsockname()[1]

@@ -269,13 +269,7 @@ def _over_http(
             pair = stats[index : index + 2]
             _add(asset, where, cases, peer, pair, rows, ratios, target)
             index += 2
-    notes.append(f"over HTTP: load from {LOAD.describe()}")
-    for server in servers:
-        notes.append(f"  {server.name}: {serving.command_line(server, root)}")
-    if no_gunicorn:
-        note = "WSGI over HTTP (gunicorn): skipped: gunicorn not installed"
-        notes.append(note)
-        progress("static", note)
+    serving.describe_servers("static", notes, LOAD, servers, root, bool(no_gunicorn))
 
 
 def _size(size: int) -> str:

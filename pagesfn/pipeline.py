@@ -70,7 +70,7 @@ class Pipeline:
         self._fallbacks = static is not None or origin is not None
         #: Whether a mounted app can be reached straight from the path, with nothing
         #: (middleware, ``_routes.json``, a worker) to run in front of it.
-        self.has_mounts = (
+        self.mount_shortcut = (
             any(route.kind is RouteKind.APP for route in self.routes)
             and not table.middleware
             and rules is None
@@ -229,7 +229,7 @@ class Pipeline:
         """The mounted app and prefix for ``raw_path`` (the app-relative path a face routes
         on) when one app alone owns its prefix, without building a request or matching
         segment by segment; ``None`` means "use :meth:`prepare`"."""
-        if not self.has_mounts:
+        if not self.mount_shortcut:
             return None
         found = self.matcher.match_mount(raw_path)
         if found is None:

@@ -9,6 +9,7 @@ across restarts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -96,11 +97,15 @@ def resolve(
     mode's defaults."""
     defaults = DEV_DEFAULTS if mode == "dev" else SERVE_DEFAULTS
     config = load_config(project, options, config_file=config_file)
-    chosen = {
-        name: value if (value := getattr(config, name)) is not None else default
-        for name, default in defaults.items()
-    }
-    return load_config(project, {**chosen, **_given(options)}, config_file=config_file)
+
+    def chosen(name: str) -> bool:
+        # What neither the flags nor the file set, the mode decides.
+        value: bool | None = getattr(config, name)
+        return defaults[name] if value is None else value
+
+    return dataclasses.replace(
+        config, debug=chosen("debug"), reload=chosen("reload"), access_log=chosen("access_log")
+    )
 
 
 def app_from_environment() -> Any:
@@ -175,10 +180,6 @@ class ServerError(PagesError):
     """The server cannot start (its address is taken, ...)."""
 
     code = "server"
-
-
-def _given(options: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in options.items() if value is not None}
 
 
 def _watched(config: Config) -> list[str]:
