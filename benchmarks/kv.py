@@ -1,17 +1,29 @@
 """KV bindings against the raw clients they are built on, in the same run.
 
 Each case is ``put`` or ``get`` of a small value under one of 1,000 keys, called in a loop
-from one thread: the binding's sync twin (``namespace.sync``, what a ``def`` handler calls)
-and its async methods (what an ``async def`` handler awaits; they run the call in a thread),
-against the raw client doing the same work. Raw SQLite is ``sqlite3`` with the same file
-settings (WAL, ``synchronous=NORMAL``) and one committed statement per ``put``; raw Redis is
-redis-py's ``SET`` and ``GET``. Repetitions are interleaved and the median reported; a
-missing ``redis-server`` skips the Redis part with a note.
+from one thread, through the binding and through the raw client doing the same work:
+
+- blocking: the binding's sync twin (``namespace.sync``, what a ``def`` handler calls)
+  against ``sqlite3`` and redis-py's ``redis.Redis``;
+- awaited: the binding's async methods (what an ``async def`` handler awaits) against
+  ``sqlite3`` called on the loop and redis-py's ``redis.asyncio.Redis``.
+
+Raw SQLite keeps the same record as the binding (a value, its expiration and its metadata)
+in the same kind of table (``WITHOUT ROWID``, keyed by name) and file (WAL,
+``synchronous=NORMAL``), written with the same upsert, one committed statement per ``put``;
+it skips what the binding adds: checking keys and values, encoding, expiry and sweeps. Raw
+Redis is plain ``SET`` and ``GET``. The ``redis-server`` is pinned to one core when the
+system allows it, which steadies the figures on small machines.
+
+The two sides run in short blocks, in turn, so a burst of noise from the machine hits both;
+the ratio is the median of the ratios of each pair of blocks. A missing ``redis-server``
+skips the Redis part with a note.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import sqlite3
@@ -19,8 +31,9 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,48 +46,57 @@ from .timing import Settings
 
 TARGET = 0.8  # the binding's operations per second, in those of the raw client
 KEYS = 1_000
+BLOCK = 50  # calls timed together
 VALUE = "x" * 100
+ENCODED = VALUE.encode()
+
+#: One operation on one key: a plain call, or one that returns an awaitable.
+Op = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str  # e.g. "SQLite get, awaited"
+    binding: Op
+    raw: Op
+    awaited: bool
+    #: Awaited after each repetition of an awaited case, in its loop: closes what the loop
+    #: opened, as a server does at shutdown.
+    finish: Callable[[], Awaitable[None]] | None = None
 
 
 def run(settings: Settings) -> Result:
-    calls = 300 if settings.quick else 3_000
-    repetitions = 1 if settings.quick else 5
-    ratios: list[Ratio] = []
-    figures: list[Figure] = []
-    notes = [f"{calls:,} calls per repetition, median of {repetitions}; one thread"]
+    blocks = 6 if settings.quick else 400
+    notes = [
+        f"{blocks} pairs of {BLOCK}-call blocks, binding and raw client in turn (ABBA);"
+        " the median of each side, and the median of the pairs' ratios; one thread"
+    ]
+    cases: list[Case] = []
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pagesfn-kv-")))
         binding = sqlite_namespace("BENCH", folder / "binding.sqlite3")
         stack.callback(binding.close)
         raw = _raw_sqlite(folder / "raw.sqlite3")
         stack.callback(raw.close)
-        backends: list[tuple[str, KVNamespace, dict[str, Callable[[str], Any]]]] = [
-            ("SQLite", binding, _sqlite_ops(raw))
-        ]
+        cases += _cases("SQLite", binding, _sqlite_ops(raw), _sqlite_ops(raw, awaited=True))
         if shutil.which("redis-server") is None:
             notes.append("Redis: skipped: redis-server is not installed")
         else:
-            url = stack.enter_context(_redis_server())
-            import redis
-
-            from pagesfn.kv import redis_namespace
-
-            client = redis.Redis.from_url(url)
-            stack.callback(client.close)
-            client.mset({f"key-{n:04d}": VALUE for n in range(KEYS)})
-            on_redis = redis_namespace("BENCH", url)
-            stack.callback(on_redis.close)
-            backends.append(("Redis", on_redis, {"put": lambda k: client.set(k, VALUE),
-                                                 "get": client.get}))  # fmt: skip
-        for name, namespace, raw_ops in backends:
-            for op in ("put", "get"):
-                progress("kv", f"{name} {op}: {repetitions} repetition(s)")
-                ours, async_ours, theirs = _time(namespace, raw_ops[op], op, calls, repetitions)
-                label = f"{name} {op}: binding ops/s / raw ops/s"
-                ratios.append(Ratio(label, theirs / ours, TARGET))
-                figures.append(Figure(f"{name} {op}, binding (.sync)", 1e6 / ours, "ops/s"))
-                figures.append(Figure(f"{name} {op}, binding (awaited)", 1e6 / async_ours, "ops/s"))
-                figures.append(Figure(f"{name} {op}, raw client", 1e6 / theirs, "ops/s"))
+            url, pinned = stack.enter_context(_redis_server())
+            if pinned:
+                notes.append("redis-server pinned to one core")
+            cases += _redis_cases(stack, url)
+        ratios: list[Ratio] = []
+        figures: list[Figure] = []
+        for case in cases:
+            progress("kv", f"{case.label}: {blocks} pairs of blocks")
+            if case.awaited:
+                ours, theirs, ratio = asyncio.run(_time_awaited(case, blocks))
+            else:
+                ours, theirs, ratio = _time(case, blocks)
+            ratios.append(Ratio(f"{case.label}: binding ops/s / raw ops/s", ratio, TARGET))
+            figures.append(Figure(f"{case.label}, binding", 1e6 / ours, "ops/s"))
+            figures.append(Figure(f"{case.label}, raw client", 1e6 / theirs, "ops/s"))
     return Result(
         "kv",
         "KV bindings vs raw sqlite3 and redis-py",
@@ -85,67 +107,179 @@ def run(settings: Settings) -> Result:
     )
 
 
-def _time(
-    namespace: KVNamespace, raw: Callable[[str], Any], op: str, calls: int, repetitions: int
-) -> tuple[float, float, float]:
-    """Median microseconds per call: the sync twin, the awaited method, the raw client."""
-    keys = [f"key-{n % KEYS:04d}" for n in range(calls)]
-    sync_op = getattr(namespace.sync, op)
-    async_op = getattr(namespace, op)
+def _cases(
+    backend: str,
+    namespace: KVNamespace,
+    raw: Mapping[str, Op],
+    raw_async: Mapping[str, Op],
+    raw_finish: Callable[[], Awaitable[None]] | None = None,
+) -> list[Case]:
+    for n in range(KEYS):  # every key exists before the first get
+        namespace.sync.put(f"key-{n:04d}", VALUE)
 
-    def args(key: str) -> tuple[Any, ...]:
-        return (key, VALUE) if op == "put" else (key,)
+    async def finish() -> None:
+        await namespace.disconnect()
+        if raw_finish is not None:
+            await raw_finish()
 
-    for key in keys[:KEYS]:  # every key exists before the first get
+    def put(key: str) -> None:
         namespace.sync.put(key, VALUE)
-    samples: list[list[float]] = [[], [], []]
 
-    async def awaited() -> None:
-        for key in keys:
-            await async_op(*args(key))
+    async def aput(key: str) -> None:
+        await namespace.put(key, VALUE)
 
-    for _ in range(repetitions):
-        start = time.perf_counter()
-        for key in keys:
-            sync_op(*args(key))
-        samples[0].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        asyncio.run(awaited())
-        samples[1].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        for key in keys:
-            raw(key)
-        samples[2].append(time.perf_counter() - start)
-    medians = [statistics.median(sample) / calls * 1e6 for sample in samples]
-    return medians[0], medians[1], medians[2]
+    return [
+        Case(f"{backend} put", put, raw["put"], False),
+        Case(f"{backend} put, awaited", aput, raw_async["put"], True, finish),
+        Case(f"{backend} get", namespace.sync.get, raw["get"], False),
+        Case(f"{backend} get, awaited", namespace.get, raw_async["get"], True, finish),
+    ]
+
+
+def _redis_cases(stack: ExitStack, url: str) -> list[Case]:
+    import redis
+    import redis.asyncio
+
+    from pagesfn.kv import redis_namespace
+
+    client = redis.Redis.from_url(url)
+    stack.callback(client.close)
+    client.mset({f"key-{n:04d}": VALUE for n in range(KEYS)})
+    # One asyncio client per loop, as the binding keeps one: each repetition of an
+    # awaited case runs in a loop of its own.
+    clients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
+
+    def async_client() -> redis.asyncio.Redis:
+        loop = asyncio.get_running_loop()
+        if loop not in clients:
+            clients[loop] = redis.asyncio.Redis.from_url(url)
+        return clients[loop]
+
+    async def close_async_client() -> None:
+        opened = clients.pop(asyncio.get_running_loop(), None)
+        if opened is not None:
+            await opened.aclose()
+
+    namespace = redis_namespace("BENCH", url)
+    stack.callback(namespace.close)
+    raw = {"put": lambda k: client.set(k, VALUE), "get": client.get}
+    raw_async = {
+        "put": lambda k: async_client().set(k, VALUE),
+        "get": lambda k: async_client().get(k),
+    }
+    return _cases("Redis", namespace, raw, raw_async, close_async_client)
+
+
+def _time(case: Case, blocks: int) -> tuple[float, float, float]:
+    """Microseconds per call through the binding and through the raw client, and the
+    binding's throughput in the raw client's."""
+    pairs = []
+    for first, second, keys in _schedule(case, blocks):
+        times = []
+        for op in (first, second):
+            start = time.perf_counter()
+            for key in keys:
+                op(key)
+            times.append(time.perf_counter() - start)
+        pairs.append(times if first is case.binding else times[::-1])
+    return _summary(pairs)
+
+
+async def _time_awaited(case: Case, blocks: int) -> tuple[float, float, float]:
+    """:func:`_time` for awaited calls, all in one event loop, as in a server."""
+    await case.binding(_key(0))  # opens the loop's connections outside the timing
+    await case.raw(_key(0))
+    pairs = []
+    for first, second, keys in _schedule(case, blocks):
+        times = []
+        for op in (first, second):
+            start = time.perf_counter()
+            for key in keys:
+                await op(key)
+            times.append(time.perf_counter() - start)
+        pairs.append(times if first is case.binding else times[::-1])
+    if case.finish is not None:
+        await case.finish()
+    return _summary(pairs)
+
+
+def _schedule(case: Case, count: int) -> Iterator[tuple[Op, Op, list[str]]]:
+    """Each block's keys, after the two sides in the order they run it: binding first,
+    then raw first twice, then binding first (ABBA), so neither always follows the other."""
+    for block in range(count):
+        keys = [_key(block * BLOCK + n) for n in range(BLOCK)]
+        if block % 4 in (0, 3):
+            yield case.binding, case.raw, keys
+        else:
+            yield case.raw, case.binding, keys
+
+
+def _key(n: int) -> str:
+    return f"key-{n % KEYS:04d}"
+
+
+def _summary(pairs: list[list[float]]) -> tuple[float, float, float]:
+    """Median microseconds per call of each side, and the median of the pairs' ratios,
+    which a burst of noise hitting one pair cannot sway."""
+    ours = statistics.median(pair[0] for pair in pairs) / BLOCK * 1e6
+    theirs = statistics.median(pair[1] for pair in pairs) / BLOCK * 1e6
+    return ours, theirs, statistics.median(pair[1] / pair[0] for pair in pairs)
 
 
 def _raw_sqlite(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")
-    connection.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB)")
+    # The record the binding keeps: a value, its expiration and its metadata.
+    connection.execute(
+        "CREATE TABLE kv (k TEXT PRIMARY KEY, v BLOB NOT NULL, expiration REAL, metadata TEXT)"
+        " WITHOUT ROWID"
+    )
     connection.executemany(
-        "INSERT INTO kv VALUES (?, ?)", [(f"key-{n:04d}", VALUE.encode()) for n in range(KEYS)]
+        "INSERT INTO kv VALUES (?, ?, NULL, NULL)",
+        [(f"key-{n:04d}", ENCODED) for n in range(KEYS)],
     )
     return connection
 
 
-def _sqlite_ops(connection: sqlite3.Connection) -> dict[str, Callable[[str], Any]]:
+def _sqlite_ops(connection: sqlite3.Connection, *, awaited: bool = False) -> dict[str, Op]:
     def put(key: str) -> None:
-        connection.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, VALUE.encode()))
+        connection.execute(
+            "INSERT INTO kv VALUES (?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v,"
+            " expiration = excluded.expiration, metadata = excluded.metadata",
+            (key, ENCODED, None, None),
+        )
 
     def get(key: str) -> Any:
-        return connection.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
+        return connection.execute(
+            "SELECT v, expiration, metadata FROM kv WHERE k = ?", (key,)
+        ).fetchone()
 
-    return {"put": put, "get": get}
+    if not awaited:
+        return {"put": put, "get": get}
+
+    async def aput(key: str) -> None:
+        put(key)
+
+    async def aget(key: str) -> Any:
+        return get(key)
+
+    return {"put": aput, "get": aget}
 
 
 @contextmanager
-def _redis_server() -> Iterator[str]:
+def _redis_server() -> Iterator[tuple[str, bool]]:
+    """The URL of a throwaway redis-server, and whether it is pinned to one core."""
     port = serving.free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pinned = False
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
+        try:
+            os.sched_setaffinity(process.pid, {max(os.sched_getaffinity(0))})
+            pinned = True
+        except OSError:
+            pass
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -154,7 +288,7 @@ def _redis_server() -> Iterator[str]:
                     break
             except OSError:
                 time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", pinned
     finally:
         process.terminate()
         process.wait(10)

@@ -7,7 +7,7 @@ import concurrent.futures
 import functools
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import Headers
 
@@ -19,6 +19,9 @@ from .flow import Flow
 from .pipeline import MountCall, Pipeline, wire_headers
 from .types import Message, Receive, Scope, Send
 from .wrappers import FileBody, Request, Response, carries_body
+
+if TYPE_CHECKING:
+    from .kv import KVNamespace
 
 logger = logging.getLogger("pagesfn")
 
@@ -74,6 +77,7 @@ class ASGIFace:
     executor: concurrent.futures.Executor
     background: BackgroundWork
     shutdown_timeout: float
+    kv: dict[str, KVNamespace]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -197,6 +201,8 @@ class ASGIFace:
                 await self.background.drain(self.shutdown_timeout)
                 if self.pipeline.origin is not None:
                     await self.pipeline.origin.aclose()
+                for namespace in self.kv.values():
+                    await namespace.disconnect()  # what this loop opened goes with it
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

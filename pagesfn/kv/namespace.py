@@ -55,11 +55,9 @@ class KVValue:
     metadata: Any | None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredValue:
-    value: bytes
-    #: The metadata as JSON text, or None when it was put without any.
-    metadata: str | None
+#: What a backend stores for a key: the value, and the metadata as JSON text (None when it
+#: was put without any). A plain tuple: SQLite's rows are ones already.
+StoredValue = tuple[bytes, "str | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +70,9 @@ class StoredKey:
 class Backend(Protocol):
     """Storage for one namespace. Values arrive validated and encoded; ``now`` is UNIX seconds.
 
-    Expired entries must never be returned. Methods block and may be called from many
-    threads at once.
+    Expired entries must never be returned. The plain methods block and may be called from
+    many threads at once; the ``a``-prefixed ones are their awaitable twins, which must not
+    hold up the event loop.
     """
 
     def get(self, key: str, now: float) -> StoredValue | None: ...
@@ -88,6 +87,22 @@ class Backend(Protocol):
         self, prefix: str, after: str | None, limit: int, now: float
     ) -> builtins.list[StoredKey]:
         """At most ``limit`` live keys starting with ``prefix`` and after ``after``, in order."""
+        ...
+
+    async def aget(self, key: str, now: float) -> StoredValue | None: ...
+
+    async def aput(
+        self, key: str, value: bytes, expiration: float | None, metadata: str | None, now: float
+    ) -> None: ...
+
+    async def adelete(self, key: str) -> None: ...
+
+    async def alist(
+        self, prefix: str, after: str | None, limit: int, now: float
+    ) -> builtins.list[StoredKey]: ...
+
+    async def disconnect(self) -> None:
+        """Close what the running event loop opened; later calls open it again."""
         ...
 
     def close(self) -> None: ...
@@ -106,18 +121,14 @@ class SyncKVNamespace:
 
     def get(self, key: str, type: str = "text") -> str | bytes | Any | None:
         """The value of ``key`` read as ``type`` ("text", "json" or "bytes"), or None."""
-        return self.get_with_metadata(key, type).value
+        _check_read(key, type)
+        stored = self._backend.get(key, self._clock())
+        return None if stored is None else _decode(key, stored[0], type)
 
     def get_with_metadata(self, key: str, type: str = "text") -> KVValue:
         """The value of ``key`` read as ``type`` with its metadata; both None when missing."""
-        _check_key(key)
-        if type not in VALUE_TYPES:
-            raise KVError(f"type must be one of {', '.join(VALUE_TYPES)}, not {type!r}")
-        stored = self._backend.get(key, self._clock())
-        if stored is None:
-            return KVValue(None, None)
-        metadata = None if stored.metadata is None else json.loads(stored.metadata)
-        return KVValue(_decode(key, stored.value, type), metadata)
+        _check_read(key, type)
+        return _with_metadata(key, type, self._backend.get(key, self._clock()))
 
     def put(
         self,
@@ -133,12 +144,7 @@ class SyncKVNamespace:
         ``expiration`` is absolute UNIX seconds, ``expiration_ttl`` seconds from now; give
         at most one.
         """
-        _check_key(key)
-        data = _encode(value)
-        metadata_text = _encode_metadata(metadata)
-        now = self._clock()
-        expires_at = _expiration(now, expiration_ttl, expiration)
-        self._backend.put(key, data, expires_at, metadata_text, now)
+        self._backend.put(*_entry(key, value, expiration_ttl, expiration, metadata, self._clock()))
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
@@ -147,28 +153,9 @@ class SyncKVNamespace:
 
     def list(self, *, prefix: str = "", limit: int = 1000, cursor: str | None = None) -> KVList:
         """Up to ``limit`` keys starting with ``prefix``, in lexicographic order."""
-        if not isinstance(prefix, str):
-            raise KVError(f"prefix must be a str, not {builtins.type(prefix).__name__}")
-        _utf8(prefix, "prefix")
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            raise KVError(f"limit must be an int, not {builtins.type(limit).__name__}")
-        if not 1 <= limit <= MAX_LIST_LIMIT:
-            raise KVError(f"limit must be between 1 and {MAX_LIST_LIMIT}, not {limit}")
-        after = None if cursor is None else _decode_cursor(cursor)
+        after = _list_start(prefix, limit, cursor)
         # One row more than asked tells whether another page exists.
-        rows = self._backend.list(prefix, after, limit + 1, self._clock())
-        complete = len(rows) <= limit
-        rows = rows[:limit]
-        keys = [
-            KVKey(
-                row.name,
-                None if row.expiration is None else math.ceil(row.expiration),
-                None if row.metadata is None else json.loads(row.metadata),
-            )
-            for row in rows
-        ]
-        next_cursor = None if complete else _encode_cursor(rows[-1].name)
-        return KVList(keys, complete, next_cursor)
+        return _page(self._backend.list(prefix, after, limit + 1, self._clock()), limit)
 
     def close(self) -> None:
         """Release the backend's connections; the namespace is unusable afterwards."""
@@ -182,6 +169,8 @@ class KVNamespace:
         self, name: str, backend: Backend, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.name = name
+        self._backend = backend
+        self._clock = clock
         self.sync = SyncKVNamespace(name, backend, clock)
 
     def __repr__(self) -> str:
@@ -189,11 +178,14 @@ class KVNamespace:
 
     async def get(self, key: str, type: str = "text") -> str | bytes | Any | None:
         """The value of ``key`` read as ``type`` ("text", "json" or "bytes"), or None."""
-        return await asyncio.to_thread(self.sync.get, key, type)
+        _check_read(key, type)
+        stored = await self._backend.aget(key, self._clock())
+        return None if stored is None else _decode(key, stored[0], type)
 
     async def get_with_metadata(self, key: str, type: str = "text") -> KVValue:
         """The value of ``key`` read as ``type`` with its metadata; both None when missing."""
-        return await asyncio.to_thread(self.sync.get_with_metadata, key, type)
+        _check_read(key, type)
+        return _with_metadata(key, type, await self._backend.aget(key, self._clock()))
 
     async def put(
         self,
@@ -209,31 +201,104 @@ class KVNamespace:
         ``expiration`` is absolute UNIX seconds, ``expiration_ttl`` seconds from now; give
         at most one.
         """
-        await asyncio.to_thread(
-            lambda: self.sync.put(
-                key, value, expiration_ttl=expiration_ttl, expiration=expiration, metadata=metadata
-            )
+        await self._backend.aput(
+            *_entry(key, value, expiration_ttl, expiration, metadata, self._clock())
         )
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
-        await asyncio.to_thread(self.sync.delete, key)
+        _check_key(key)
+        await self._backend.adelete(key)
 
     async def list(
         self, *, prefix: str = "", limit: int = 1000, cursor: str | None = None
     ) -> KVList:
         """Up to ``limit`` keys starting with ``prefix``, in lexicographic order."""
-        return await asyncio.to_thread(
-            lambda: self.sync.list(prefix=prefix, limit=limit, cursor=cursor)
-        )
+        after = _list_start(prefix, limit, cursor)
+        return _page(await self._backend.alist(prefix, after, limit + 1, self._clock()), limit)
+
+    async def disconnect(self) -> None:
+        """Close the connections the running event loop opened; the namespace stays usable.
+
+        An awaited call uses connections bound to its event loop (Redis keeps a pool per
+        loop). Code that runs its own loops calls this before a loop ends; the ASGI face
+        does at lifespan shutdown.
+        """
+        await self._backend.disconnect()
 
     def close(self) -> None:
         """Release the backend's connections; the namespace is unusable afterwards."""
-        self.sync.close()
+        self._backend.close()
 
     async def aclose(self) -> None:
-        """:meth:`close` without blocking the event loop."""
-        await asyncio.to_thread(self.sync.close)
+        """:meth:`close`, after closing the running loop's connections in the loop."""
+        await self._backend.disconnect()
+        await asyncio.to_thread(self._backend.close)
+
+
+def _check_read(key: Any, type: str) -> None:
+    if not _plain_key(key):
+        _check_key(key)
+    if type not in VALUE_TYPES:
+        raise KVError(f"type must be one of {', '.join(VALUE_TYPES)}, not {type!r}")
+
+
+def _with_metadata(key: str, type: str, stored: StoredValue | None) -> KVValue:
+    if stored is None:
+        return KVValue(None, None)
+    value, metadata = stored
+    return KVValue(_decode(key, value, type), None if metadata is None else json.loads(metadata))
+
+
+def _entry(
+    key: str,
+    value: Any,
+    expiration_ttl: float | None,
+    expiration: float | None,
+    metadata: Any,
+    now: float,
+) -> tuple[str, bytes, float | None, str | None, float]:
+    """The arguments of a backend's ``put``, checked and encoded."""
+    if not _plain_key(key):
+        _check_key(key)
+    if value.__class__ is str and value.isascii():  # the common case, without a call
+        data = value.encode("ascii")
+        if len(data) > MAX_VALUE_BYTES:
+            data = _encode(value)  # raises, naming the limit
+    else:
+        data = _encode(value)
+    if metadata is not None:
+        metadata = _encode_metadata(metadata)
+    if expiration_ttl is None and expiration is None:
+        return key, data, None, metadata, now
+    return key, data, _expiration(now, expiration_ttl, expiration), metadata, now
+
+
+def _list_start(prefix: str, limit: int, cursor: str | None) -> str | None:
+    """Check a listing's arguments; the key the page starts after."""
+    if not isinstance(prefix, str):
+        raise KVError(f"prefix must be a str, not {builtins.type(prefix).__name__}")
+    _utf8(prefix, "prefix")
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise KVError(f"limit must be an int, not {builtins.type(limit).__name__}")
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise KVError(f"limit must be between 1 and {MAX_LIST_LIMIT}, not {limit}")
+    return None if cursor is None else _decode_cursor(cursor)
+
+
+def _page(rows: builtins.list[StoredKey], limit: int) -> KVList:
+    """A page of at most ``limit`` keys from ``rows``, which holds one more if there is one."""
+    complete = len(rows) <= limit
+    rows = rows[:limit]
+    keys = [
+        KVKey(
+            row.name,
+            None if row.expiration is None else math.ceil(row.expiration),
+            None if row.metadata is None else json.loads(row.metadata),
+        )
+        for row in rows
+    ]
+    return KVList(keys, complete, None if complete else _encode_cursor(rows[-1].name))
 
 
 def _utf8(text: str, what: str) -> bytes:
@@ -243,7 +308,21 @@ def _utf8(text: str, what: str) -> bytes:
         raise KVError(f"{what} must be valid UTF-8 text (it holds a lone surrogate)") from None
 
 
-def _check_key(key: str) -> None:
+def _plain_key(key: Any) -> bool:
+    """Whether ``key`` is short ASCII text, which most keys are: then its byte count is its
+    length, and no surrogate can hide in it."""
+    return (
+        key.__class__ is str
+        and key.isascii()
+        and 0 < len(key) <= MAX_KEY_BYTES
+        and key != "."
+        and key != ".."
+    )
+
+
+def _check_key(key: Any) -> None:
+    if _plain_key(key):
+        return
     if not isinstance(key, str):
         raise KVError(f"key must be a str, not {builtins.type(key).__name__}")
     if not key:
@@ -266,6 +345,8 @@ def _dumps(value: Any, what: str) -> str:
 def _encode(value: Any) -> bytes:
     if isinstance(value, str):
         data = _utf8(value, "value")
+    elif value.__class__ is bytes:
+        data = value
     elif isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
     else:
@@ -275,9 +356,7 @@ def _encode(value: Any) -> bytes:
     return data
 
 
-def _encode_metadata(metadata: Any) -> str | None:
-    if metadata is None:
-        return None
+def _encode_metadata(metadata: Any) -> str:
     text = _dumps(metadata, "metadata")
     size = len(_utf8(text, "metadata"))
     if size > MAX_METADATA_BYTES:
@@ -288,16 +367,16 @@ def _encode_metadata(metadata: Any) -> str | None:
 
 
 def _decode(key: str, data: bytes, type: str) -> str | bytes | Any:
-    if type == "bytes":
-        return data
     try:
+        if type == "text":
+            return data.decode("utf-8")
+        if type == "bytes":
+            return data
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise KVError(
             f"the value of {key!r} is not UTF-8 text; read it with type='bytes'"
         ) from None
-    if type == "text":
-        return text
     try:
         return json.loads(text)
     except ValueError:

@@ -134,3 +134,43 @@ def test_config_bindings_reach_the_app(tmp_path: Path) -> None:
 def test_a_binding_must_be_a_namespace_or_a_path(pages, value):
     with pytest.raises(TypeError):
         pages({"index.py": "def on_request(c):\n    return 'x'\n"}, kv={"VISITS": value})
+
+
+def test_lifespan_shutdown_closes_the_loops_redis_connections(pages, redis_url):
+    import asyncio
+
+    import httpx
+    import redis
+
+    app = pages(VISITS, kv={"VISITS": redis_url + "/0", "NOTES": redis_url + "/1"})
+    watcher = redis.Redis.from_url(redis_url + "/0")
+
+    async def serve_then_shut_down() -> tuple[int, int]:
+        events: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        sent: list[str] = []
+
+        async def send(message: dict[str, str]) -> None:
+            sent.append(message["type"])
+
+        lifespan = asyncio.create_task(app({"type": "lifespan"}, events.get, send))
+        await events.put({"type": "lifespan.startup"})
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/api/visit")).json() == {"visitCount": 1}
+        during = len(watcher.client_list())
+        await events.put({"type": "lifespan.shutdown"})
+        await lifespan
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        # Still in the server's loop: only the shutdown can have closed its connection.
+        for _ in range(100):  # the server notices a closed connection a moment later
+            if len(watcher.client_list()) < during:
+                break
+            await asyncio.sleep(0.02)
+        return during, len(watcher.client_list())
+
+    try:
+        during, after = asyncio.run(serve_then_shut_down())
+    finally:
+        watcher.close()
+    # The watcher and each namespace's blocking client, plus VISITS' asyncio client.
+    assert (during, after) == (4, 3)

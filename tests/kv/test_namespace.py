@@ -4,9 +4,11 @@ concurrency. Tests taking ``store`` or ``kv`` run once per backend."""
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ import pytest
 
 from pagesfn.errors import PagesError
 from pagesfn.kv import KVError, KVKey, KVNamespace, KVValue, redis_namespace, sqlite_namespace
+from pagesfn.kv.redis import SWEEP_EVERY
 
 NOW = 1_700_000_000.0
 BACKENDS = ["sqlite", "redis"]
@@ -333,6 +336,14 @@ def test_metadata_limits(kv: KVNamespace) -> None:
     assert kv.sync.get_with_metadata("k").metadata == "x" * 1022
 
 
+def test_largest_metadata_lists_whole(kv: KVNamespace) -> None:
+    metadata = {"t": "é" * 508}  # 1024 bytes as JSON text: the limit
+    kv.sync.put("k", "\0value\0", metadata=metadata, expiration=NOW + 0.123456789)
+    [listed] = kv.sync.list().keys
+    assert listed == KVKey("k", math.ceil(NOW + 0.123456789), metadata)
+    assert kv.sync.get_with_metadata("k") == KVValue("\0value\0", metadata)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -417,6 +428,25 @@ def test_namespaces_are_isolated(store: Store) -> None:
             namespace.close()
 
 
+def test_namespace_names_are_data_not_code(store: Store) -> None:
+    odd = store.open("we\"ird' ); DROP TABLE x; --")
+    plain = store.open("plain")
+    try:
+        odd.sync.put("k", "odd")
+        plain.sync.put("k", "plain")
+        assert odd.sync.get("k") == "odd"
+        assert [k.name for k in odd.sync.list().keys] == ["k"]
+        assert plain.sync.get("k") == "plain"
+    finally:
+        odd.close()
+        plain.close()
+
+
+def test_sqlite_namespace_name_cannot_hold_nul(tmp_path: Path) -> None:
+    with pytest.raises(KVError, match="NUL"):
+        sqlite_namespace("a\0b", tmp_path / "kv.sqlite3")
+
+
 def test_creates_parent_folders(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "kv.sqlite3"
     namespace = sqlite_namespace("N", path)
@@ -456,6 +486,63 @@ def test_async_calls_run_concurrently(kv: KVNamespace) -> None:
         return list(await asyncio.gather(*(kv.get(f"k{i:03d}", "json") for i in range(100))))
 
     assert run(main()) == list(range(100))
+
+
+def test_awaited_calls_move_large_values(kv: KVNamespace) -> None:
+    # Beyond what the SQLite backend reads and writes on the event loop's thread.
+    big = os.urandom(200 * 1024)
+
+    async def main() -> KVValue:
+        await kv.put("big", big, metadata={"m": 1})
+        return await kv.get_with_metadata("big", "bytes")
+
+    assert run(main()) == KVValue(big, {"m": 1})
+    assert kv.sync.get("big", "bytes") == big
+
+
+def test_sqlite_awaited_calls_wait_for_another_writer_off_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "kv.sqlite3"
+    namespace = sqlite_namespace("N", path)
+    namespace.sync.put("before", "v")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+
+    async def main() -> float:
+        # The loop must stay free while the writes wait, or the lock is never released.
+        asyncio.get_running_loop().call_later(0.3, holder.execute, "COMMIT")
+        started = time.monotonic()
+        assert await namespace.get("before") == "v"  # WAL: reads never wait for writers
+        assert time.monotonic() - started < 0.3
+        await asyncio.gather(namespace.put("k", "v"), namespace.delete("before"))
+        return time.monotonic() - started
+
+    try:
+        assert run(main()) >= 0.3
+        assert namespace.sync.get("k") == "v"
+        assert namespace.sync.get("before") is None
+    finally:
+        holder.close()
+        namespace.close()
+
+
+def test_sqlite_writes_from_the_loop_are_checkpointed(tmp_path: Path) -> None:
+    # The loop's connection leaves checkpoints to a thread; without them the WAL would grow
+    # with every page written, here to some 100 MB.
+    path = tmp_path / "kv.sqlite3"
+    namespace = sqlite_namespace("N", path)
+    value = "v" * 2000
+
+    async def main() -> None:
+        for i in range(6000):
+            await namespace.put(f"k{i:05d}", value)
+
+    try:
+        run(main())
+        frame = 4096 + 24  # a page and its header
+        assert Path(f"{path}-wal").stat().st_size <= 3000 * frame
+        assert namespace.sync.get("k05999") == value
+    finally:
+        namespace.close()
 
 
 def write_from_process(kind: str, location: str, worker: int, start: Any) -> None:
@@ -549,7 +636,6 @@ def test_redis_expiry_follows_the_namespace_clock(
         namespace.sync.put("forever", "v")
         assert 59_000 < redis_client.pttl(b"pagesfn:kv:EXP:v:k") <= 60_000
         assert redis_client.pttl(b"pagesfn:kv:EXP:v:forever") == -1
-        assert redis_client.zrange(b"pagesfn:kv:EXP:expiries", 0, -1) == [b"k"]
     finally:
         namespace.close()
 
@@ -570,15 +656,25 @@ def test_redis_drops_index_entries_of_keys_it_expired(redis_url: str, redis_clie
         namespace.close()
 
 
-def test_redis_put_sweeps_expired_keys(redis_url: str, redis_client: Any, clock: FakeClock) -> None:
+def test_redis_puts_sweep_expired_keys(redis_url: str, redis_client: Any, clock: FakeClock) -> None:
     namespace = redis_namespace("SWEEP", f"{redis_url}/0", clock=clock)
     try:
         for i in range(5):
             namespace.sync.put(f"old{i}", "v", expiration_ttl=10)
+        namespace.sync.put("kept", "v", expiration_ttl=10)
+        namespace.sync.put("kept", "v")  # again, without an expiration
         clock.now += 20
-        namespace.sync.put("new", "v")
-        assert redis_client.zrange(b"pagesfn:kv:SWEEP:index", 0, -1) == [b"new"]
+        # Redis still holds the old keys (its own clock has not moved); a sweep, which one
+        # put in SWEEP_EVERY makes, removes them by the namespace's clock.
+        new = [f"new{i:02d}" for i in range(SWEEP_EVERY)]
+        for name in new:
+            namespace.sync.put(name, "v")
+        assert redis_client.zrange(b"pagesfn:kv:SWEEP:index", 0, -1) == [
+            name.encode() for name in ["kept", *new]
+        ]
         assert redis_client.exists(b"pagesfn:kv:SWEEP:v:old0") == 0
+        assert redis_client.zcard(b"pagesfn:kv:SWEEP:expiries") == 0
+        assert namespace.sync.get("kept") == "v"
     finally:
         namespace.close()
 
@@ -595,3 +691,78 @@ def test_redis_names_cannot_collide(redis_url: str) -> None:
     finally:
         one.close()
         two.close()
+
+
+def server_connections(client: Any, expected: int) -> int:
+    """How many connections the Redis server has, once it has seen ``expected`` (or 2 s)."""
+    deadline = time.monotonic() + 2
+    count = len(client.client_list())
+    while count != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+        count = len(client.client_list())
+    return count
+
+
+def test_redis_connections_end_with_their_event_loop(redis_url: str, redis_client: Any) -> None:
+    namespace = redis_namespace("LOOPS", f"{redis_url}/0")
+    try:
+        # The test's client and the namespace's blocking one.
+        assert server_connections(redis_client, 2) == 2
+        for i in range(5):
+            run(namespace.put(f"k{i}", str(i)))
+        assert run(namespace.get("k4")) == "4"
+        assert server_connections(redis_client, 2) == 2
+
+        async def within_one_loop() -> tuple[int, int, str | None]:
+            await namespace.put("a", "1")
+            before = len(redis_client.client_list())
+            await namespace.disconnect()
+            after = server_connections(redis_client, 2)
+            return before, after, await namespace.get("a")  # usable again
+
+        assert run(within_one_loop()) == (3, 2, "1")
+    finally:
+        namespace.close()
+    assert server_connections(redis_client, 1) == 1
+
+
+def test_redis_scripts_are_loaded_again_into_a_server_that_lost_them(
+    redis_url: str, redis_client: Any
+) -> None:
+    namespace = redis_namespace("FLUSHED", f"{redis_url}/0")
+    try:
+        namespace.sync.put("a", "1")
+        redis_client.script_flush()
+        namespace.sync.put("b", "2")
+        redis_client.script_flush()
+        run(namespace.delete("a"))
+        assert [k.name for k in namespace.sync.list().keys] == ["b"]
+    finally:
+        namespace.close()
+
+
+def test_redis_close_reaches_every_loops_connections(redis_url: str, redis_client: Any) -> None:
+    namespace = redis_namespace("CLOSE", f"{redis_url}/0")
+    idle = asyncio.new_event_loop()  # used, then left open but not running
+    running = asyncio.new_event_loop()  # running in another thread when close() is called
+    thread = threading.Thread(target=running.run_forever, daemon=True)
+    thread.start()
+    try:
+        idle.run_until_complete(namespace.put("a", "1"))
+        asyncio.run_coroutine_threadsafe(namespace.put("b", "2"), running).result(10)
+
+        async def close_from_a_sync_call_in_a_loop() -> None:
+            await namespace.get("a")  # this loop's own client
+            assert server_connections(redis_client, 5) == 5  # and three namespace clients
+            namespace.close()  # closes in this loop once it gets control back
+            await asyncio.sleep(0.1)
+
+        asyncio.run(close_from_a_sync_call_in_a_loop())
+        assert server_connections(redis_client, 1) == 1
+        with pytest.raises(KVError, match="closed"):
+            namespace.sync.get("a")
+    finally:
+        running.call_soon_threadsafe(running.stop)
+        thread.join(5)
+        running.close()
+        idle.close()
