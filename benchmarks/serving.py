@@ -171,10 +171,26 @@ def command_line(server: Server, workdir: Path) -> str:
     return " ".join(argv).replace(str(workdir), "TMP").replace("{port}", "PORT")
 
 
+@dataclass(frozen=True, slots=True)
+class Running:
+    """A server :func:`start` started: its base URL and its process id."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
 def serve(server: Server, workdir: Path) -> Iterator[str]:
     """Start ``server`` (its log in ``workdir``) and yield its base URL once it answers;
     terminate it on exit."""
+    with start(server, workdir) as running:
+        yield running.url
+
+
+@contextmanager
+def start(server: Server, workdir: Path) -> Iterator[Running]:
+    """:func:`serve`, yielding the server's process id with its URL (for what watches the
+    process, such as its CPU time)."""
     port = free_port()
     argv = [arg.replace("{port}", str(port)) for arg in server.argv]
     log_path = workdir / f"{re.sub(r'[^a-z0-9]+', '-', server.name.lower())}.log"
@@ -182,14 +198,14 @@ def serve(server: Server, workdir: Path) -> Iterator[str]:
         process = subprocess.Popen(
             argv,
             cwd=workdir,
-            env=_environment(),
+            env=environment(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         try:
             _wait_until_up(server.name, process, port, log_path)
-            yield f"http://{_HOST}:{port}"
+            yield Running(f"http://{_HOST}:{port}", process.pid)
         finally:
             _stop(process)
 
@@ -259,9 +275,10 @@ def free_port() -> int:
         return port
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
     """The benchmark's environment, with this checkout importable (``benchmarks`` is not
-    installed; the generated modules import its apps)."""
+    installed; the generated modules, and load generators run as ``python -m benchmarks.X``,
+    import it)."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
