@@ -110,7 +110,8 @@ def build_scope(environ: Environ, state: dict[str, Any] | None = None) -> Scope:
         "extensions": {},
     }
     if environ.get("REMOTE_ADDR"):
-        remote_port = environ.get("REMOTE_PORT", "")
+        # A string in CGI, but werkzeug's server puts an int there.
+        remote_port = str(environ.get("REMOTE_PORT", ""))
         scope["client"] = (environ["REMOTE_ADDR"], int(remote_port) if remote_port.isdigit() else 0)
     if state is not None:
         scope["state"] = dict(state)

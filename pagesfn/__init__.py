@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .app import Pages
     from .context import Context, Server
     from .server import run
+    from .sse import EventStream, ServerSentEvent
+    from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState
     from .worker import FetchEvent, add_event_listener
     from .wrappers import Request, Response
 
@@ -34,6 +36,12 @@ _LAZY = {
     "add_event_listener": ".worker",
     "Request": ".wrappers",
     "Response": ".wrappers",
+    "EventStream": ".sse",
+    "ServerSentEvent": ".sse",
+    "SyncWebSocket": ".websocket",
+    "WebSocket": ".websocket",
+    "WebSocketDisconnect": ".websocket",
+    "WebSocketState": ".websocket",
 }
 
 
@@ -49,6 +57,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BadRequest",
     "Context",
+    "EventStream",
     "FetchEvent",
     "HandlerLoadError",
     "HandlerResultError",
@@ -60,6 +69,11 @@ __all__ = [
     "RouteDefinitionError",
     "RouteWarning",
     "Server",
+    "ServerSentEvent",
+    "SyncWebSocket",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketState",
     "__version__",
     "add_event_listener",
     "run",

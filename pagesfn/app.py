@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import warnings
@@ -25,6 +26,7 @@ from .wsgi import MountLifespans, WSGIFace
 if TYPE_CHECKING:
     from .kv import KVNamespace
     from .proxy import Origin
+    from .websocket import Channel
 
 
 class Pages(ASGIFace):
@@ -92,6 +94,8 @@ class Pages(ASGIFace):
         self.matcher = Matcher(self.table.routes)
         # Before the loader: a bad binding then leaves nothing behind to clean up.
         self.kv: dict[str, KVNamespace] = _namespaces(kv or {})
+        self.websockets: set[Channel] = set()
+        self.streams: set[asyncio.Future[None]] = set()
         self.loader = ModuleLoader(self.functions)
         settings = ContextSettings(
             env=MappingProxyType({**os.environ, **(env or {}), **self.kv}),

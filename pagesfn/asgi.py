@@ -14,11 +14,12 @@ from werkzeug.datastructures import Headers
 from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
 from .background import BackgroundWork
 from .captured import capture_asgi, replayed_receive, scope_for
-from .errors import ClientDisconnected
+from .errors import BodyAccessError, ClientDisconnected
 from .flow import Flow
 from .pipeline import MountCall, Pipeline, wire_headers
 from .types import Message, Receive, Scope, Send
-from .wrappers import FileBody, Request, Response, carries_body
+from .websocket import GOING_AWAY, Channel, close_all, serve_mounted
+from .wrappers import NO_BODY, BodySource, FileBody, Request, Response, carries_body
 
 if TYPE_CHECKING:
     from .kv import KVNamespace
@@ -27,20 +28,93 @@ logger = logging.getLogger("pagesfn")
 
 
 class ASGIBody:
-    """The request body of one ASGI request, pulled from ``receive`` on demand."""
+    """The request body of one ASGI request, pulled from ``receive`` on demand.
 
-    __slots__ = ("_loop", "_receive")
+    While a streamed response is sent, :meth:`disconnect` is the one reader of
+    ``receive``; a body nobody had read by then is kept for a later read (up to
+    ``_KEEP_LIMIT`` bytes), so a generator may still read it.
+    """
+
+    __slots__ = ("_complete", "_loop", "_receive", "_watch")
+
+    # ``_complete`` (the whole body has arrived) and ``_watch`` are set only when used:
+    # most requests never need them.
+    _complete: bool
+    _watch: _Watch
 
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
         self._loop = loop
 
     async def aread(self) -> bytes:
-        return await read_body(self._receive)
+        watch: _Watch | None = getattr(self, "_watch", None)
+        if watch is not None:
+            return await watch.body()
+        body = await read_body(self._receive)
+        self._complete = True
+        return body
 
     def read(self) -> bytes:
         # Called from a sync handler in the thread pool: hop to the server's loop.
         return asyncio.run_coroutine_threadsafe(self.aread(), self._loop).result()
+
+    def disconnect(self) -> Awaitable[None]:
+        """What ends once the client has gone (``http.disconnect``); from now on it is the
+        one reader of ``receive``."""
+        watch = self._watch = _Watch(getattr(self, "_complete", False))
+        return self._watch_receive(watch)
+
+    async def _watch_receive(self, watch: _Watch) -> None:
+        try:
+            while True:
+                message = await self._receive()
+                if message["type"] != "http.request":
+                    return
+                if not watch.complete:
+                    watch.keep(message)
+        finally:
+            watch.settled.set()
+
+
+#: How much of an unread request body is kept while a streamed response is sent.
+_KEEP_LIMIT = 1024 * 1024
+
+
+class _Watch:
+    """The request body that arrives while a streamed response is being sent."""
+
+    __slots__ = ("chunks", "complete", "settled", "size")
+
+    def __init__(self, complete: bool) -> None:
+        self.chunks: list[bytes] | None = []  # None: too big, dropped
+        self.size = 0
+        self.complete = complete
+        #: Set once the body is complete or the watch is over.
+        self.settled = asyncio.Event()
+        if complete:
+            self.settled.set()
+
+    def keep(self, message: Message) -> None:
+        chunk: bytes = message.get("body", b"")
+        self.size += len(chunk)
+        if self.chunks is not None:
+            self.chunks.append(chunk)
+            if self.size > _KEEP_LIMIT:
+                self.chunks = None
+        if not message.get("more_body", False):
+            self.complete = True
+            self.settled.set()
+
+    async def body(self) -> bytes:
+        await self.settled.wait()
+        if not self.complete:
+            raise ClientDisconnected("the client went away before sending its whole body")
+        if self.chunks is None:
+            raise BodyAccessError(
+                f"the request body ({self.size} bytes) was dropped while the response "
+                "streamed; read it before returning a streamed response"
+            )
+        return b"".join(self.chunks)
 
 
 def scope_headers(scope: Scope) -> Callable[[], Headers]:
@@ -78,6 +152,10 @@ class ASGIFace:
     background: BackgroundWork
     shutdown_timeout: float
     kv: dict[str, KVNamespace]
+    #: The open WebSocket connections, to close when the server shuts down.
+    websockets: set[Channel]
+    #: A future per streamed response being sent: resolving it ends the stream.
+    streams: set[asyncio.Future[None]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,20 +167,8 @@ class ASGIFace:
         if found is None:
             loop = asyncio.get_running_loop()
             method: str = scope["method"]
-            client = scope.get("client")
-            request = Request(
-                method,
-                scope.get("scheme", "http"),
-                scope.get("server"),
-                scope.get("root_path", ""),
-                path,
-                scope.get("query_string", b""),
-                scope_headers(scope),
-                client[0] if client else None,
-                ASGIBody(receive, loop),
-                raw,
-                encoded,
-            )
+            body = ASGIBody(receive, loop)
+            request = _scope_request(scope, method, path, raw, encoded, body)
             step = self.pipeline.prepare(
                 request, self._scheduler(loop), self, (scope, receive), loop
             )
@@ -115,12 +181,14 @@ class ASGIFace:
                     if step.opened:
                         for stream in step.abandoned(response.stream):
                             await close_stream(stream)
-                    await send_response(response, method, send, scope, self.executor)
+                    await send_response(
+                        response, method, send, scope, self.executor, body, self.streams
+                    )
                 finally:
                     request.close()
                 return
             if not isinstance(step, MountCall):
-                await send_response(step, method, send, scope, self.executor)
+                await send_response(step, method, send, scope, self.executor, body, self.streams)
                 return
             found = step.mount, step.prefix
         # A mounted app, called in this frame: every await layer shows in its throughput.
@@ -142,6 +210,11 @@ class ASGIFace:
     async def call_mount(self, call: MountCall, request: Request, flow: Flow) -> Response:
         """Call a mounted app for a middleware's ``next()``: its response comes back as a
         :class:`Response` whose body streams from the app as the app sends it."""
+        if request.websocket:
+            channel: Channel = flow.io
+            scope = scope_for(channel.scope, request) if request.rewritten else channel.scope
+            child = mount_scope(scope, call.prefix, call.mount.state)
+            return await serve_mounted(call.mount, child, channel, self.executor)
         scope, receive = flow.io
         mount = call.mount
         if request.rewritten:
@@ -177,10 +250,53 @@ class ASGIFace:
         if kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            # Closing before accepting makes the server refuse the handshake with 403.
-            await send({"type": "websocket.close", "code": 1008})
+            await self._websocket(scope, receive, send)
         else:
             raise RuntimeError(f"pagesfn does not handle ASGI scope type {kind!r}")
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Routed as a GET request: middleware runs, then ``on_websocket`` or a mounted app
+        # takes the connection; whatever else answers refuses the handshake with it.
+        channel = Channel(scope, receive, send)
+        self.websockets.add(channel)
+        try:
+            path, raw, encoded = _route_path(scope)
+            found = self.pipeline.fast_mount(raw)
+            if found is not None:
+                mount, prefix = found
+                child = mount_scope(scope, prefix, mount.state)
+                await channel.answer(await serve_mounted(mount, child, channel, self.executor))
+                return
+            loop = asyncio.get_running_loop()
+            request = _scope_request(scope, "GET", path, raw, encoded, NO_BODY)
+            request.websocket = True
+            step = self.pipeline.prepare(request, self._scheduler(loop), self, channel, loop)
+            if isinstance(step, Flow):
+                try:
+                    response = await step.arun()
+                except Exception as exc:
+                    response = await step.arecover(exc)
+                if step.opened:
+                    for stream in step.abandoned(None):
+                        await close_stream(stream)
+            elif isinstance(step, MountCall):
+                child = mount_scope(scope, step.prefix, step.mount.state)
+                response = await serve_mounted(step.mount, child, channel, self.executor)
+            else:
+                response = step
+            await channel.answer(response)
+        finally:
+            self.websockets.discard(channel)
+
+    async def close_connections(self, code: int = GOING_AWAY, reason: str = "") -> None:
+        """End what would keep the server from stopping: streamed responses (their bodies
+        are closed, as when the client leaves) and WebSocket connections (closed with
+        ``code``, 1001 "going away" by default). ``pagesfn serve`` and ``pagesfn dev`` call
+        it when they are asked to stop."""
+        for stop in list(self.streams):
+            if not stop.done():
+                stop.set_result(None)
+        await close_all(self.websockets, code, reason)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         # Mounted ASGI apps get the server's lifespan events, each with its own state.
@@ -205,6 +321,25 @@ class ASGIFace:
                     await namespace.disconnect()  # what this loop opened goes with it
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _scope_request(
+    scope: Scope, method: str, path: str, raw: bytes, encoded: bool, body: BodySource
+) -> Request:
+    client = scope.get("client")
+    return Request(
+        method,
+        scope.get("scheme", "http"),
+        scope.get("server"),
+        scope.get("root_path", ""),
+        path,
+        scope.get("query_string", b""),
+        scope_headers(scope),
+        client[0] if client else None,
+        body,
+        raw,
+        encoded,
+    )
 
 
 class _StartedGuard:
@@ -232,10 +367,20 @@ async def send_response(
     send: Send,
     scope: Scope,
     executor: concurrent.futures.Executor | None,
+    body: ASGIBody | None = None,
+    streams: set[asyncio.Future[None]] | None = None,
 ) -> None:
     """Send ``response``; a streamed body is sent as it is produced, a file by name when
     the server supports ``http.response.pathsend``. Files and sync iterables are read in
-    ``executor`` (``None``: the loop's default one)."""
+    ``executor`` (``None``: the loop's default one).
+
+    While a body streams, the request's ``body`` watches ``receive`` for the client's
+    disconnect (servers may drop what is sent to a gone client silently, as uvicorn does);
+    then the body is closed (a generator's ``finally`` runs) and nothing more is sent. A
+    stream also ends, with its body closed, when one of the futures it adds to ``streams``
+    is resolved: how the app ends them as the server shuts down. A body that raises is
+    logged and the error re-raised, for the server to close the connection.
+    """
     stream = response.stream
     content_type = response.untouched_content_type()
     if content_type is not None and stream is None and carries_body(response.status_code):
@@ -251,8 +396,8 @@ async def send_response(
         ]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     if stream is None:
-        body = b"" if method == "HEAD" else response.body
-        await send({"type": "http.response.body", "body": body})
+        content = b"" if method == "HEAD" else response.body
+        await send({"type": "http.response.body", "body": content})
         return
     if method == "HEAD" or not carries_body(response.status_code):
         await close_stream(stream)
@@ -267,13 +412,77 @@ async def send_response(
         chunks = aiter(stream)
     else:
         chunks = _thread_chunks(stream, executor)
+    sending = _send_chunks(chunks, send, method, scope)
+    # A mounted app's body comes with an app that reads ``receive`` itself.
+    watching = body is not None and not getattr(stream, "reads_receive", False)
+    disconnect = body.disconnect() if watching and body is not None else None
+    stop: asyncio.Future[None] | None = None
+    if streams is not None:
+        stop = asyncio.get_running_loop().create_future()
+        streams.add(stop)
     try:
-        async for chunk in chunks:
+        finished = await _until_disconnect(sending, disconnect, stop)
+    finally:
+        if streams is not None and stop is not None:
+            streams.discard(stop)
+    if finished:
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_chunks(chunks: AsyncIterator[bytes], send: Send, method: str, scope: Scope) -> bool:
+    """Send ``chunks`` as they come, then close them; False when the client has gone."""
+    try:
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return True
+            except Exception as exc:
+                logger.error(
+                    "%s %s: the streamed response body raised %s; the response is cut short",
+                    method,
+                    scope.get("path", "?"),
+                    type(exc).__name__,
+                    exc_info=exc,
+                )
+                raise
             if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                try:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except OSError:
+                    return False  # the server says the client has gone (ASGI spec 2.4)
     finally:
         await close_stream(chunks)
-    await send({"type": "http.response.body", "body": b""})
+
+
+async def _until_disconnect(
+    sending: Awaitable[bool],
+    disconnect: Awaitable[None] | None,
+    stop: asyncio.Future[None] | None,
+) -> bool:
+    """Run ``sending`` until it ends, the client goes away (``disconnect``) or the app stops
+    the stream (``stop``), whichever comes first. False when the client went first; when
+    ``sending`` did not end by itself it is cancelled, and has closed its body."""
+    if disconnect is None and stop is None:
+        return await sending
+    sender = asyncio.ensure_future(sending)
+    watcher = asyncio.ensure_future(disconnect) if disconnect is not None else None
+    waits = {task for task in (sender, watcher, stop) if task is not None}
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Also when the server cancels this request: neither task may outlive it.
+        sender.cancel()
+        if watcher is not None:
+            watcher.cancel()
+        await asyncio.wait({task for task in (sender, watcher) if task is not None})
+    failure = None if watcher is None or watcher.cancelled() else watcher.exception()
+    if sender.cancelled():
+        if failure is not None:
+            raise failure
+        # Stopped by the app: the response ends as if the body had.
+        return stop is not None and stop.done() and (watcher is None or watcher.cancelled())
+    return sender.result()
 
 
 async def close_stream(stream: object) -> None:
@@ -308,23 +517,50 @@ async def _file_chunks(
         await loop.run_in_executor(executor, file.close)
 
 
+_DONE = object()
+
+
 async def _thread_chunks(
     iterable: Iterable[bytes], executor: concurrent.futures.Executor | None
 ) -> AsyncIterator[bytes]:
-    # A sync iterable may block between chunks: each step runs in the thread pool.
+    # A sync iterable may block between chunks: each step runs in the thread pool. It is
+    # closed there too, and never during a step (a running generator cannot be closed):
+    # a step cut short by a disconnect is shielded, and the close waits for it to return.
     loop = asyncio.get_running_loop()
     iterator = iter(iterable)
-    done = object()
+    step: asyncio.Future[Any] | None = None
     try:
         while True:
-            chunk = await loop.run_in_executor(executor, next, iterator, done)
-            if chunk is done:
+            step = loop.run_in_executor(executor, next, iterator, _DONE)
+            chunk = await asyncio.shield(step)
+            if chunk is _DONE:
                 return
-            yield chunk  # type: ignore[misc]
+            yield chunk
     finally:
         close = getattr(iterable, "close", None)
         if close is not None:
-            await loop.run_in_executor(executor, close)
+            if step is not None and not step.done():
+                step.add_done_callback(functools.partial(_close_after, close, executor))
+            else:
+                await loop.run_in_executor(executor, close)
+
+
+def _close_after(
+    close: Callable[[], object],
+    executor: concurrent.futures.Executor | None,
+    step: asyncio.Future[Any],
+) -> None:
+    # The response is over: what the step produced (or raised) goes nowhere.
+    if not step.cancelled():
+        step.exception()
+    step.get_loop().run_in_executor(executor, _close_quietly, close)
+
+
+def _close_quietly(close: Callable[[], object]) -> None:
+    try:
+        close()
+    except Exception:
+        logger.exception("closing a streamed response body raised")
 
 
 def body_chunks(receive: Receive) -> AsyncIterator[bytes]:

@@ -44,6 +44,10 @@ class _ASGIBody:
 
     __slots__ = ("_channel", "_finished", "_task")
 
+    #: The app reads ``receive`` itself (for its body, and its own disconnect watch):
+    #: the face must not read it too while this body streams.
+    reads_receive = True
+
     def __init__(self, channel: _Channel, task: asyncio.Future[Any]) -> None:
         self._channel = channel
         self._task = task

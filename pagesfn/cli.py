@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from .errors import HandlerLoadError, PagesError, RouteWarning
-from .routing import ANY, Route, RouteKind
+from .routing import ANY, WEBSOCKET, Route, RouteKind
+from .routing.table import allow_header_methods
 
 if TYPE_CHECKING:
     from .app import Pages
@@ -219,7 +220,13 @@ def _describe(pages: Pages, route: Route) -> dict[str, Any]:
         methods = [ANY]
     else:
         kind = "handler"
-        methods = list(route.allowed()) if ANY not in route.handlers else [ANY]
+        http = [method for method in route.handlers if method != WEBSOCKET]
+        if ANY in route.handlers:
+            methods = [ANY]
+        else:
+            methods = list(allow_header_methods(http)) if http else []
+        if WEBSOCKET in route.handlers:
+            methods.append(WEBSOCKET)
     return {
         "pattern": pattern,
         "methods": methods,

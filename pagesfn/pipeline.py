@@ -18,12 +18,13 @@ from .context import ContextSettings
 from .debug import error_page, not_found_page
 from .errors import BadRequest, HandlerLoadError, HandlerResultError
 from .flow import MOUNTED_APP, Face, Flow, Step
-from .loader import ModuleLoader
+from .loader import Handler, ModuleLoader
 from .results import to_response
-from .routing import Match, Matcher, MiddlewareMatcher, NoMatch, RouteKind, split_path
+from .routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch, RouteKind, split_path
 from .routing.rules import RoutesRules
 from .routing.table import RouteTable, allow_header_methods
 from .static import StaticFiles
+from .websocket import websocket_session
 from .wrappers import Request, Response, carries_body
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ class Pipeline:
         self._fallbacks = static is not None or origin is not None
         #: Whether a mounted app can be reached straight from the path, with nothing
         #: (middleware, ``_routes.json``, a worker) to run in front of it.
+        self._sessions: dict[Handler, Handler] = {}
         self.mount_shortcut = (
             any(route.kind is RouteKind.APP for route in self.routes)
             and not table.middleware
@@ -100,7 +102,9 @@ class Pipeline:
             return Flow(self, request, fetch, _NOTHING, schedule, face, io, loop)
         method = request.method
         segments: tuple[str, ...] | None = None
-        found: Match | NoMatch | None = self.matcher.match_static(method, request.raw_path)
+        found: Match | NoMatch | None = self.matcher.match_static(
+            WEBSOCKET if request.websocket else method, request.raw_path
+        )
         if found is None or self._has_middleware:
             try:
                 segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
@@ -120,7 +124,7 @@ class Pipeline:
         if not steps and not isinstance(target, Step):
             if not isinstance(target, NoMatch):
                 return target  # a mounted app to call as is, or a finished response
-            if not self._fallbacks:
+            if not self._fallbacks or request.websocket:
                 return self.finish(self._no_match(request, target))
         return Flow(self, request, steps, target, schedule, face, io, loop)
 
@@ -138,7 +142,7 @@ class Pipeline:
         found: Match | NoMatch | None,
         segments: tuple[str, ...] | None,
     ) -> Step | MountCall | Response | NoMatch:
-        method = request.method
+        method = WEBSOCKET if request.websocket else request.method
         if found is None:
             assert segments is not None
             found = self.matcher.match(method, segments)
@@ -155,8 +159,18 @@ class Pipeline:
             assert isinstance(rest, list)
             mounted_at = segments[: len(segments) - len(rest)]
             prefix = "/" + "/".join(mounted_at) if mounted_at else ""
-            return MountCall(endpoint.mount, prefix, method, request.path)
-        return Step(endpoint.handler_for(method), found.params, route.file)
+            return MountCall(endpoint.mount, prefix, request.method, request.path)
+        handler = endpoint.handler_for(method)
+        if method == WEBSOCKET:
+            handler = self._session(handler)
+        return Step(handler, found.params, route.file)
+
+    def _session(self, handler: Handler) -> Handler:
+        """The step that runs an ``on_websocket`` handler's session (made once per handler)."""
+        session = self._sessions.get(handler)
+        if session is None:
+            session = self._sessions[handler] = websocket_session(handler)
+        return session
 
     def step_result(self, result: Any) -> Response:
         """Turn what a step returned into a :class:`Response`; raises
@@ -169,6 +183,9 @@ class Pipeline:
         """The answer for a request no route takes: a static file, else (when ``final``)
         405/``OPTIONS`` for methods other routes or files take, the SPA page or the
         nearest ``404.html``; ``None`` leaves it to the origin."""
+        if request.websocket:
+            # No file or origin answers a WebSocket.
+            return self.finish(self._no_match(request, found))
         method = request.method
         static = self.static
         if static is not None and (method == "GET" or method == "HEAD"):
@@ -293,6 +310,16 @@ class Pipeline:
             if self.debug:
                 return not_found_page(request, self.routes)
             return _plain(404, "Not Found")
+        if request.websocket:
+            return _plain(403, "No WebSocket handler (on_websocket) answers this path")
+        if found.allowed == _WEBSOCKET_ONLY:
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                # A handshake that arrived as plain HTTP: the WSGI face, which cannot upgrade.
+                return _plain(403, "WebSocket connections need the ASGI face (e.g. uvicorn)")
+            response = _plain(426, "Upgrade Required: this path takes WebSocket connections")
+            response.headers["Upgrade"] = "websocket"
+            response.headers["Connection"] = "Upgrade"
+            return response
         allow = ", ".join(allow_header_methods(found.allowed))
         if method == "OPTIONS":
             return Response(b"", 204, {"Allow": allow})
@@ -342,6 +369,7 @@ def _check_headers(response: Response) -> None:
 
 _NOTHING = NoMatch(frozenset())
 _STATIC_METHODS = frozenset({"GET", "HEAD"})
+_WEBSOCKET_ONLY = frozenset({WEBSOCKET})
 
 
 def _plain(status: int, text: str) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Iterator, Mapping
 from typing import Any
 
 from werkzeug.datastructures import Headers
@@ -34,11 +34,16 @@ def _body(value: Any, status: int | None, headers: Any) -> Response:
         return Response(bytes(value), code, headers, mimetype="application/octet-stream")
     if isinstance(value, (dict, list)):
         return Response(dump_json(value), code, headers, mimetype="application/json")
+    if isinstance(value, (Iterator, AsyncIterable)):
+        # A generator (sync or async) of chunks: streamed. Other iterables (a list, a
+        # set) are not taken for one.
+        return Response(value, code, headers)
     raise HandlerResultError(f"returned {_describe(value)}")
 
 
 def to_response(value: Any) -> Response:
-    """Accept a Response, ``str``, ``bytes``, ``dict``/``list`` (JSON) or a tuple
+    """Accept a Response, ``str``, ``bytes``, ``dict``/``list`` (JSON), a generator or
+    other iterator (sync or async) of ``bytes``/``str`` chunks (streamed), or a tuple
     ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``.
 
     Raises :class:`HandlerResultError` saying what was returned otherwise.
@@ -65,5 +70,7 @@ def to_response(value: Any) -> Response:
             raise HandlerResultError(f"returned the status {status!r}; use an int 100-599")
         return _body(body, status, headers)
     if value is None:
-        raise HandlerResultError("returned None; return a Response, str, bytes, dict or list")
+        raise HandlerResultError(
+            "returned None; return a Response, str, bytes, dict, list or a generator"
+        )
     return _body(value, None, None)

@@ -9,20 +9,27 @@ across restarts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .errors import PagesError
 from .routing import scan
 from .routing.rules import load_routes_json
 from .types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .app import Pages
 
 # The parent process only reads the tree: the app and the server are built in the
 # processes uvicorn starts, which import what serving needs.
@@ -49,8 +56,6 @@ def run(
     ``"serve"`` (none of them unless turned on); ``options`` are those of the config file
     (``port=8000``, ``workers=2``, ``origin=...``), and win over it.
     """
-    import uvicorn
-
     config = resolve(project, mode, config_file, options)
     # A bad config or a port in use fails now, with its reason, rather than in every
     # process uvicorn would start; so does a broken tree, unless the server reloads: then
@@ -69,7 +74,7 @@ def run(
             "options": options,
         }
     )
-    uvicorn.run(
+    serve_with_uvicorn(
         "pagesfn.server:app_from_environment",
         factory=True,
         host=config.host,
@@ -82,9 +87,30 @@ def run(
         reload_includes=["*"] if reload else None,
         reload_excludes=[".*", "*.py[cod]", "__pycache__", "*~"] if reload else None,
         access_log=False,  # pagesfn writes its own (see pagesfn.logs)
+        ws="pagesfn.uvicorn_websockets:WebSocketProtocol",
         timeout_graceful_shutdown=int(config.shutdown_timeout) or None,
         log_level="info",
     )
+
+
+def serve_with_uvicorn(app: str, **options: Any) -> None:
+    """``uvicorn.run(app, **options)``, except that with ``reload`` only ``reload_dirs`` are
+    watched: given ``reload_includes``, uvicorn would also watch every folder of the current
+    one a pattern matches ("*": all of them, ``.git`` and virtualenvs included)."""
+    import uvicorn
+
+    if not options.get("reload"):
+        uvicorn.run(app, **options)
+        return
+    from uvicorn.supervisors import ChangeReload
+
+    includes = options.pop("reload_includes", None) or []
+    options.pop("workers", None)
+    config = uvicorn.Config(app, **options)
+    config.reload_includes = list(includes)  # set after the fact: see above
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
 
 
 def resolve(
@@ -119,7 +145,7 @@ def app_from_environment() -> Any:
     given = json.loads(raw)
     config = resolve(given["project"], given["mode"], given["config_file"], given["options"])
     try:
-        return build_app(config)
+        app = build_app(config)
     except PagesError as exc:
         if not config.reload:
             raise
@@ -127,6 +153,41 @@ def app_from_environment() -> Any:
         # what is wrong until the next change reloads it, rather than not at all.
         logger.error("%s", exc)
         return broken_tree_app(exc)
+    _end_connections_on_exit(getattr(app, "pages", app))
+    return app
+
+
+def _end_connections_on_exit(pages: Pages) -> None:
+    """When the server is asked to stop, end streamed responses and close WebSockets with
+    1001 first: uvicorn would wait for an endless stream until its shutdown timeout, and
+    close WebSockets with 1012.
+
+    uvicorn imports the app with its signal handlers in place and its loop running, in the
+    main thread of each server process; they are chained after this one.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    closing: set[asyncio.Task[None]] = set()  # held until done, as asyncio asks
+
+    def start_closing() -> None:
+        task = loop.create_task(pages.close_connections())
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def stopping(number: int, frame: Any, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(start_closing)
+            previous(number, frame)
+
+        signal.signal(signum, stopping)
 
 
 def build_app(config: Config) -> Any:

@@ -71,6 +71,10 @@ class Request(_SansIORequest):
     Once the body has been read either way, the other way works too.
     """
 
+    #: Whether this is a WebSocket handshake (ASGI's ``websocket`` scope), a GET request
+    #: that routes to ``on_websocket`` handlers.
+    websocket = False
+
     def __init__(
         self,
         method: str,
@@ -147,6 +151,7 @@ class Request(_SansIORequest):
         )
         copy._body = self._body
         copy.rewritten = True
+        copy.websocket = self.websocket
         return copy
 
     # -- async reading -----------------------------------------------------------------
@@ -354,15 +359,80 @@ class FileBody:
 #: What a streamed response body can be: a file, or an iterable of byte chunks, sync or async.
 Stream = FileBody | Iterable[bytes] | AsyncIterable[bytes]
 
+#: What ``Response(body)`` takes: the whole body, or chunks (``str`` ones are UTF-8
+#: encoded) that are sent as they are produced.
+Body = str | bytes | Iterable[bytes | str] | AsyncIterable[bytes | str]
+
+
+def _chunk_bytes(chunk: object) -> bytes:
+    if isinstance(chunk, str):
+        return chunk.encode()
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(
+        f"a streamed response body yielded {type(chunk).__name__} {chunk!r:.80}; yield bytes or str"
+    )
+
+
+class _Chunks:
+    """The chunks of a ``Response(<iterable>)`` as bytes; ``close()`` closes the
+    iterable (a generator's ``finally`` then runs), as a WSGI server's close would."""
+
+    __slots__ = ("_iterable", "_iterator")
+
+    def __init__(self, iterable: Iterable[bytes | str]) -> None:
+        self._iterable = iterable
+        self._iterator = iter(iterable)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self._iterator)
+        return chunk if type(chunk) is bytes else _chunk_bytes(chunk)
+
+    def close(self) -> None:
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()
+        if self._iterable is not self._iterator:
+            close = getattr(self._iterable, "close", None)
+            if close is not None:
+                close()
+
+
+class _AsyncChunks:
+    """:class:`_Chunks` for an async iterable; ``aclose()`` closes it."""
+
+    __slots__ = ("_iterator",)
+
+    def __init__(self, iterable: AsyncIterable[bytes | str]) -> None:
+        self._iterator = aiter(iterable)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await anext(self._iterator)
+        return chunk if type(chunk) is bytes else _chunk_bytes(chunk)
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
 
 class Response(_SansIOResponse):
     """An outgoing response: ``Response(body="", status=200, headers=None)``.
 
+    ``body`` is ``str`` or ``bytes``, or an iterable (a generator, sync or async) of
+    ``bytes``/``str`` chunks, each sent as it is produced, with no ``Content-Length``.
     ``set_cookie``, ``delete_cookie``, ``headers``, ``mimetype``, ``cache_control`` and the
     rest of werkzeug's sans-IO response are all here. Repeated headers are kept.
 
-    A streamed response (a static file, a mounted app's or the origin's answer) has its body
-    in ``stream`` and ``body == b""``; its length, when known, is in ``Content-Length``.
+    A streamed response (chunks, a static file, a mounted app's or the origin's answer)
+    has its body in ``stream`` and ``body == b""``; its length, when known, is in
+    ``Content-Length``.
     """
 
     #: The streamed body, when there is one (``body`` is then empty).
@@ -370,7 +440,7 @@ class Response(_SansIOResponse):
 
     def __init__(
         self,
-        body: str | bytes = b"",
+        body: Body = b"",
         status: int = 200,
         headers: HeadersInit = None,
         *,
@@ -391,7 +461,29 @@ class Response(_SansIOResponse):
                 self._content_type = get_content_type(mimetype, "utf-8")
         else:
             super().__init__(status, headers, mimetype, content_type)
-        self.body = body.encode() if isinstance(body, str) else bytes(body)
+        if isinstance(body, str):
+            self.body = body.encode()
+        elif type(body) is bytes:
+            self.body = body
+        else:
+            self._set_stream(body)
+
+    def _set_stream(self, body: object) -> None:
+        # Off the fast path: other bytes-like bodies, and chunks to stream.
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            self.body = bytes(body)
+            return
+        if isinstance(body, AsyncIterable):
+            self.stream = _AsyncChunks(body)
+        elif isinstance(body, Iterable) and not isinstance(body, Mapping):
+            self.stream = _Chunks(body)
+        else:
+            hint = "; for JSON use Response.json(...)" if isinstance(body, Mapping) else ""
+            raise TypeError(
+                f"a Response body is str, bytes or an iterable of chunks, "
+                f"not {type(body).__name__}{hint}"
+            )
+        self.body = b""
 
     @classmethod
     def json(cls, obj: Any, status: int = 200, headers: HeadersInit = None) -> Response:

@@ -6,6 +6,7 @@ Sync handlers run directly in the server's thread; async ones on the app's backg
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ from .wrappers import FileBody, Request, Response, carries_body
 
 if TYPE_CHECKING:
     from .app import Pages
+
+logger = logging.getLogger("pagesfn")
 
 _CHUNK = 64 * 1024
 
@@ -164,9 +167,11 @@ class WSGIFace:
                 # The server's own type, returned as is: gunicorn then uses sendfile().
                 return wrapper(file, _CHUNK)  # type: ignore[no-any-return]
             return _file_range(file, stream.offset, stream.length)
+        where = (method, environ.get("PATH_INFO", ""))
         if isinstance(stream, AsyncIterable):
-            return _loop_chunks(stream, self.app.loop_thread)
-        return stream
+            return _LoopChunks(stream, self.app.loop_thread, where)
+        # The server writes each chunk as it comes, and its close() closes the stream.
+        return _ServerChunks(stream, where)
 
     def _close(self, stream: object) -> None:
         aclose = getattr(stream, "aclose", None)
@@ -243,19 +248,73 @@ def _file_range(file: IO[bytes], offset: int, length: int) -> Iterator[bytes]:
         file.close()
 
 
-def _loop_chunks(stream: AsyncIterable[bytes], loop_thread: LoopThread) -> Iterator[bytes]:
-    # An async body on the WSGI face: each chunk is awaited on the background loop.
-    iterator = aiter(stream)
-    try:
-        while True:
-            try:
-                yield loop_thread.run(anext(iterator))
-            except StopAsyncIteration:
-                return
-    finally:
-        aclose = getattr(iterator, "aclose", None)
+class _ServerChunks:
+    """A sync streamed body, handed to the server as the WSGI iterable: ``close()``
+    closes it (a generator's ``finally`` runs); an error it raises is logged."""
+
+    __slots__ = ("_iterator", "_stream", "_where")
+
+    def __init__(self, stream: Iterable[bytes], where: tuple[str, str]) -> None:
+        self._stream = stream
+        self._iterator = iter(stream)
+        self._where = where
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            raise
+        except Exception as exc:
+            _log_failure(exc, self._where)
+            raise
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+class _LoopChunks:
+    """An async streamed body on the WSGI face: each chunk is awaited on the app's
+    background loop; ``close()`` (the server's) closes it there."""
+
+    __slots__ = ("_iterator", "_loop_thread", "_where")
+
+    def __init__(
+        self, stream: AsyncIterable[bytes], loop_thread: LoopThread, where: tuple[str, str]
+    ) -> None:
+        self._iterator = aiter(stream)
+        self._loop_thread = loop_thread
+        self._where = where
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return self._loop_thread.run(anext(self._iterator))
+        except StopAsyncIteration:
+            raise StopIteration from None
+        except Exception as exc:
+            _log_failure(exc, self._where)
+            raise
+
+    def close(self) -> None:
+        aclose = getattr(self._iterator, "aclose", None)
         if aclose is not None:
-            loop_thread.run(aclose())
+            self._loop_thread.run(aclose())
+
+
+def _log_failure(exc: Exception, where: tuple[str, str]) -> None:
+    logger.error(
+        "%s %s: the streamed response body raised %s; the response is cut short",
+        *where,
+        type(exc).__name__,
+        exc_info=exc,
+    )
 
 
 def _input_chunks(environ: Environ) -> Iterator[bytes]:

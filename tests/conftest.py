@@ -208,16 +208,21 @@ Client = FaceClient
 
 
 @contextmanager
-def _uvicorn_server(app: Any) -> Iterator[str]:
-    """Serve ``app`` with a real uvicorn on an ephemeral loopback port; yields its base URL."""
+def serving_with_uvicorn(app: Any) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on an ephemeral loopback port; yields its base URL.
+
+    Requests still open when it stops are cancelled after a second, not waited for.
+    """
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
@@ -226,10 +231,10 @@ def _uvicorn_server(app: Any) -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def uvicorn_server() -> Callable[[Any], AbstractContextManager[str]]:
     """``with uvicorn_server(app) as url:`` serves ``app`` with a real uvicorn on loopback."""
-    return _uvicorn_server
+    return serving_with_uvicorn
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:

@@ -96,7 +96,7 @@ def test_asgi_lifespan_shutdown_finishes_wait_until(pages, tmp_path):
     assert (tmp_path / "functions0" / "later.out").read_text() == "done"
 
 
-def test_websocket_is_refused_on_the_asgi_face(pages):
+def test_a_websocket_to_an_http_route_closes_before_accepting(pages):
     app = pages(TREE)
     sent = []
 

@@ -8,11 +8,21 @@ from __future__ import annotations
 from .matcher import Match, Matcher, MiddlewareMatcher, NoMatch
 from .path import split_path
 from .scan import scan
-from .table import ANY, METHODS, Route, RouteKind, RouteTable, Segment, SegmentKind
+from .table import (
+    ANY,
+    METHODS,
+    WEBSOCKET,
+    Route,
+    RouteKind,
+    RouteTable,
+    Segment,
+    SegmentKind,
+)
 
 __all__ = [
     "ANY",
     "METHODS",
+    "WEBSOCKET",
     "Match",
     "Matcher",
     "MiddlewareMatcher",

@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .table import ANY
+from .table import ANY, WEBSOCKET
 
 # snake_case name -> method key; the camelCase names of the JS platforms are aliases.
 HANDLER_NAMES: dict[str, str] = {
@@ -18,6 +18,7 @@ HANDLER_NAMES: dict[str, str] = {
     "on_request_patch": "PATCH",
     "on_request_delete": "DELETE",
     "on_request_options": "OPTIONS",
+    "on_websocket": WEBSOCKET,
 }
 
 

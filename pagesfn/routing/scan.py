@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Problem, RouteDefinitionError
 from .exports import APP_NAMES, HANDLER_NAMES, ModuleExports, handler_names, read_exports
-from .table import ANY, Route, RouteKind, RouteTable, Segment, SegmentKind
+from .table import ANY, WEBSOCKET, Route, RouteKind, RouteTable, Segment, SegmentKind
 
 _PARAM = re.compile(r"\[([^\[\]]*)\]")
 _CATCHALL = re.compile(r"\[\[([^\[\]]*)\]\]")
@@ -228,6 +228,15 @@ def _add_middleware(state: _Scan, path: str, rel: str, folder: tuple[Segment, ..
     for snake, camel in doubled:
         state.problems.append(
             Problem(rel, f"exports both `{snake}` and `{camel}`", "keep one spelling")
+        )
+    if WEBSOCKET in handlers:
+        state.problems.append(
+            Problem(
+                rel,
+                f"exports `{handlers.pop(WEBSOCKET)}`, which only a route file can",
+                "middleware sees a WebSocket handshake as a GET request: handle it in "
+                "`on_request` or `on_request_get`",
+            )
         )
     if not handlers:
         known = ", ".join(HANDLER_NAMES)

@@ -13,6 +13,10 @@ METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 #: The method key of ``on_request``: it answers any method.
 ANY = "*"
 
+#: The method key of ``on_websocket``: it answers WebSocket handshakes, which ``on_request``
+#: does not.
+WEBSOCKET = "WEBSOCKET"
+
 
 class SegmentKind(enum.IntEnum):
     # The values are the precedence order used when matching: lower wins.
@@ -90,6 +94,10 @@ class Route:
 
     def accepts(self, method: str) -> bool:
         handlers = self.handlers
+        if method == WEBSOCKET:
+            # A mounted app takes WebSockets too (or refuses them itself); a file that does
+            # not parse takes everything, to report its error.
+            return method in handlers or self.kind is RouteKind.APP or self.error is not None
         return method in handlers or ANY in handlers or (method == "HEAD" and "GET" in handlers)
 
     def allowed(self) -> tuple[str, ...]:

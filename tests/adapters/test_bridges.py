@@ -572,3 +572,16 @@ def test_a_slow_stream_of_small_chunks_reaches_the_client_as_it_is_produced(page
 
     asyncio.run(app(http_scope("/flask/events"), receive, send))
     assert bodies[0] == b"data: first\n\n"
+
+
+# -- environ to scope ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("port", ["51234", 51234], ids=["str", "int"])
+def test_the_client_port_may_be_a_string_or_an_int(port):
+    # CGI makes REMOTE_PORT a string; werkzeug's development server puts an int there.
+    from pagesfn.adapters.environ import build_scope
+
+    environ = wsgi_environ("/")
+    environ.update({"REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": port})
+    assert build_scope(environ)["client"] == ("127.0.0.1", 51234)

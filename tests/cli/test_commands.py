@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import pagesfn
+import pagesfn.server
 from pagesfn import Pages, RouteDefinitionError
 from pagesfn.cli import STARTUP_FAILURE, main
 from pagesfn.errors import Problem
@@ -113,15 +114,16 @@ def cli() -> Callable[..., Result]:
 
 @pytest.fixture
 def no_server(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Replace ``uvicorn.run``: it records its arguments instead of serving. The options
-    ``run`` leaves in the environment are removed afterwards."""
-    uvicorn = pytest.importorskip("uvicorn")
+    """Replace the call that starts uvicorn: it records its arguments (those of
+    ``uvicorn.run``) instead of serving. The options ``run`` leaves in the environment are
+    removed afterwards."""
+    pytest.importorskip("uvicorn")
     calls: list[dict[str, Any]] = []
 
     def fake_run(app: str, **kwargs: Any) -> None:
         calls.append({"app": app, **kwargs})
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(pagesfn.server, "serve_with_uvicorn", fake_run)
     # Set (then restored) so that what `run` writes there does not outlive the test.
     monkeypatch.setenv(OPTIONS_VARIABLE, "")
     return calls

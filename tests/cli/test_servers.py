@@ -152,6 +152,9 @@ def test_dev_reloads_edits_and_survives_broken_files(site: Path, tmp_path: Path)
     user = functions / "api" / "users" / "[id].py"
     with running("dev", site, cwd=tmp_path) as server:
         assert status_and_json(server.get("/api/users/7")) == (200, {"id": "7"})
+        # The tree alone, not every folder of the one the command runs in.
+        watched = f"Will watch for changes in these directories: [{str(functions)!r}]"
+        assert watched in server.output()
 
         # An edit is served without a restart by hand.
         user.write_text(
@@ -359,3 +362,86 @@ def test_serve_finishes_requests_and_wait_until_work_on_sigterm(site: Path, tmp_
     assert status in (0, -signal.SIGTERM), server.output()
     # The wait_until work finished before the process exited.
     assert (site / "later.txt").read_text() == "written after the response"
+
+
+WATCHER = """
+import pathlib
+from pagesfn import WebSocketDisconnect
+
+SEEN = pathlib.Path(__file__).parents[1] / "closed-with.txt"
+
+
+async def on_websocket(socket):
+    await socket.accept()
+    try:
+        async for message in socket:
+            await socket.send(message)
+    finally:
+        SEEN.write_text(str(socket.close_code))
+"""
+
+
+def test_serve_closes_websockets_with_1001_on_sigterm(site: Path, tmp_path: Path) -> None:
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.sync.client import connect
+
+    (site / "functions" / "watch.py").write_text(WATCHER)
+    with running("serve", site, cwd=tmp_path) as server:
+        url = server.url.replace("http://", "ws://")
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url + "/", open_timeout=10)  # an HTTP route: refused, and not logged
+        assert refused.value.response.status_code == 403
+        with connect(url + "/watch", open_timeout=10) as socket:
+            socket.send("ping")
+            assert socket.recv(timeout=10) == "ping"
+            server.process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=10)
+        status = server.process.wait(STOP_TIMEOUT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001, server.output()
+    assert status in (0, -signal.SIGTERM), server.output()
+    assert (site / "closed-with.txt").read_text() == "1001"
+    assert "without completing handshake" not in server.output()
+
+
+TICKER = """
+import asyncio
+import pathlib
+from pagesfn import EventStream
+
+ENDED = pathlib.Path(__file__).parents[1] / "ticker-ended.txt"
+
+
+async def ticks():
+    try:
+        n = 0
+        while True:
+            n += 1
+            yield {"n": n}
+            await asyncio.sleep(0.1)
+    finally:
+        ENDED.write_text("closed")
+
+
+def on_request_get(context):
+    return EventStream(ticks())
+"""
+
+
+@pytest.mark.parametrize("command", ["serve", "dev"])
+def test_stopping_ends_open_event_streams_at_once(site: Path, tmp_path: Path, command: str) -> None:
+    (site / "functions" / "ticker.py").write_text(TICKER)
+    with running(command, site, cwd=tmp_path) as server:
+        with httpx.stream("GET", server.url + "/ticker", timeout=10) as response:
+            lines = response.iter_lines()
+            assert next(line for line in lines if line.startswith("data:")) == 'data: {"n":1}'
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            rest = list(lines)  # the stream ends, rather than running on
+        status = server.process.wait(STOP_TIMEOUT)
+        took = time.monotonic() - started
+    assert status in (0, -signal.SIGTERM), server.output()
+    assert took < 5, f"{took:.1f} s to stop:\n{server.output()}"
+    assert len(rest) < 100
+    assert (site / "ticker-ended.txt").read_text() == "closed"
+    assert "timeout graceful shutdown exceeded" not in server.output()

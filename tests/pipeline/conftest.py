@@ -4,15 +4,12 @@ real server kept up for a whole module, and a port nobody listens on."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 
 def write_files(root: Path, files: Mapping[str, str | bytes]) -> Path:
@@ -50,29 +47,10 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-@contextmanager
-def _serving(app: Any) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    # Requests still running at shutdown are cancelled after a second, not waited for.
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
-def long_lived_server() -> Iterator[Callable[[Any], str]]:
+def long_lived_server(
+    uvicorn_server: Callable[[Any], AbstractContextManager[str]],
+) -> Iterator[Callable[[Any], str]]:
     """``long_lived_server(app)`` serves ``app`` with a real uvicorn on a loopback port until
     the module's tests are done, and returns its base URL.
 
@@ -80,4 +58,4 @@ def long_lived_server() -> Iterator[Callable[[Any], str]]:
     a second to stop, which adds up when every test starts its own.
     """
     with ExitStack() as stack:
-        yield lambda app: stack.enter_context(_serving(app))
+        yield lambda app: stack.enter_context(uvicorn_server(app))

@@ -1,0 +1,66 @@
+"""Fixtures for the streaming tests: real servers (uvicorn for the ASGI face, werkzeug's
+threaded server for the WSGI face) on ephemeral loopback ports, and the probes route files
+use to talk to the tests."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+HERE = Path(__file__).parent
+# Route modules import ``stream_probes`` (beside this file) by name.
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import stream_probes  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def probes() -> Iterator[Any]:
+    stream_probes.reset()
+    yield stream_probes
+    # Let any generator still held open go, so no thread outlives the test by long.
+    for name in ("release", "more"):
+        stream_probes.fire(name)
+    stream_probes.reset()
+
+
+@contextmanager
+def _werkzeug(app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # A short poll: shutdown() waits for one.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+@pytest.fixture
+def real_server(
+    pages: Callable[..., Any], uvicorn_server: Callable[[Any], AbstractContextManager[str]]
+) -> Iterator[Callable[..., str]]:
+    """``real_server(kind, tree, **options)`` serves a tree on a real server and returns its
+    base URL: ``"uvicorn"`` serves the ASGI face, ``"werkzeug"`` the WSGI face."""
+    with ExitStack() as stack:
+
+        def start(kind: str, tree: Any, **options: Any) -> str:
+            app = pages(tree, **options)
+            if kind == "uvicorn":
+                return stack.enter_context(uvicorn_server(app))
+            return stack.enter_context(_werkzeug(app.wsgi))
+
+        yield start
+        # Generators still held open go before the servers stop.
+        for name in ("release", "more"):
+            stream_probes.fire(name)
