@@ -1,8 +1,9 @@
-"""Benchmarks of pagesfn: ``python -m benchmarks`` (``--quick`` for a smoke run).
+"""Benchmarks of pagesfn: ``python -m benchmarks`` (``--quick`` for a smoke run,
+``--only NAME`` for one of them).
 
-Apps are called directly, on one event loop, with no server and no network, through the
-single timing loop in :mod:`benchmarks.timing` (WSGI apps through its WSGI twin);
-``mounts`` also serves its apps over loopback HTTP, through :mod:`benchmarks.serving`:
+In-process parts call the apps directly, on one event loop, with no server and no network,
+through the single timing loop in :mod:`benchmarks.timing` (WSGI apps through its WSGI
+twin); over-HTTP parts serve them on loopback through :mod:`benchmarks.serving`:
 
 * ``dispatch``: the per-request cost of the full app for a tree of 10 routes against a
   tree of 10,000 routes (routing must not grow with the tree);
@@ -10,5 +11,12 @@ single timing loop in :mod:`benchmarks.timing` (WSGI apps through its WSGI twin)
   and by a bare ASGI callable, measured in the same run;
 * ``mounts``: Flask and FastAPI apps mounted by catch-all route files, against Starlette
   with a2wsgi and against each app served alone, in-process and (not in ``--quick``)
-  under uvicorn and gunicorn with wrk as the load.
+  under uvicorn and gunicorn with wrk as the load;
+* ``static``: files from ``public/`` against Starlette's ``StaticFiles`` (and werkzeug's
+  ``SharedDataMiddleware`` on the WSGI face);
+* ``devstart``: the time from ``pagesfn dev`` to its first response, and ``Pages`` start-up
+  against tree size;
+* ``kv``: KV bindings against raw ``sqlite3`` and redis-py doing the same work;
+* ``websocket``: echo round trips through ``on_websocket`` against a Starlette
+  ``WebSocketRoute``, both under uvicorn, the client in another process.
 """
