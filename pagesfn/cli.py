@@ -88,6 +88,27 @@ def init(directory: Path) -> None:
     click.echo(f"\nNext: {where}pagesfn dev")
 
 
+@main.group()
+def bootstrap() -> None:
+    """Write the start-up file a hosting platform runs."""
+
+
+@bootstrap.command("scf")
+@click.argument("directory", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("--port", type=int, default=9000, show_default=True, help="The port to serve on.")
+@click.option("--config", "config_file", help="A config file for `pagesfn serve --config`.")
+@click.option("--force", is_flag=True, help="Replace an existing scf_bootstrap.")
+def bootstrap_scf(directory: Path, port: int, config_file: str | None, force: bool) -> None:
+    """Write DIRECTORY/scf_bootstrap, which Tencent Cloud web functions run to start the
+    project (`pagesfn serve` on port 9000)."""
+    from .scaffold import write_scf_bootstrap
+
+    with _startup():
+        path = write_scf_bootstrap(directory, port=port, config_file=config_file, force=force)
+    click.echo(f"  created {path}")
+    click.echo("Deploy the project folder with its dependencies (pip install -r ... -t .).")
+
+
 @main.command()
 @_server_options
 @click.option("--reload/--no-reload", default=None, help="Restart on file changes [on].")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+import shlex
 from pathlib import Path
 from string import Template
 
@@ -330,4 +331,44 @@ def _write(path: Path, text: str) -> Path:
     # "x" never overwrites, even a file that appeared since the check; "\n" on every OS.
     with path.open("x", encoding="utf-8", newline="\n") as file:
         file.write(text)
+    return path
+
+
+#: The port Tencent Cloud's web functions (SCF) send HTTP requests to.
+SCF_PORT = 9000
+
+_SCF_BOOTSTRAP = """\
+#!/bin/sh
+# Tencent Cloud web functions (SCF) run this file to start the function, then send it HTTP
+# on port $port. Written by `pagesfn bootstrap scf`; the project is the folder it is in.
+# Package the dependencies with the code (pip install -r requirements.txt -t .) or in a
+# layer; PAGESFN_PYTHON picks the interpreter (default: python3 on the PATH).
+cd "$$(dirname "$$0")" || exit 1
+exec "$${PAGESFN_PYTHON:-python3}" -m pagesfn serve . --host 0.0.0.0 --port $port$config
+"""
+
+
+def write_scf_bootstrap(
+    directory: str | os.PathLike[str],
+    *,
+    port: int = SCF_PORT,
+    config_file: str | None = None,
+    force: bool = False,
+) -> Path:
+    """Write ``scf_bootstrap`` into the project at ``directory``: an executable script
+    serving the project on ``port`` with ``pagesfn serve``. Raises ``ScaffoldError`` if the
+    folder is missing, or the file exists and ``force`` is not given."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ScaffoldError(f"{root} is not a folder; nothing was written")
+    if not 1 <= port <= 65535:
+        raise ScaffoldError(f"the port must be from 1 to 65535, not {port}")
+    path = root / "scf_bootstrap"
+    if os.path.lexists(path) and not force:
+        raise ScaffoldError(f"refusing to overwrite {path} (--force replaces it)", (path,))
+    config = f" --config {shlex.quote(config_file)}" if config_file else ""
+    text = Template(_SCF_BOOTSTRAP).substitute(port=port, config=config)
+    path.unlink(missing_ok=True)
+    _write(path, text)
+    path.chmod(0o755)
     return path

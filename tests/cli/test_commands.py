@@ -924,3 +924,32 @@ def test_broken_tree_app_completes_its_lifespan() -> None:
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",
     ]
+
+
+# -- bootstrap -------------------------------------------------------------------------------
+
+
+def test_bootstrap_scf_writes_an_executable_start_script(cli, tmp_path: Path) -> None:
+    result = cli("bootstrap", "scf", tmp_path)
+    assert result.exit_code == 0, result.output
+    script = tmp_path / "scf_bootstrap"
+    assert os.access(script, os.X_OK)
+    text = script.read_text()
+    assert text.startswith("#!/bin/sh\n")
+    assert text.rstrip().endswith("-m pagesfn serve . --host 0.0.0.0 --port 9000")
+    # Kept, not overwritten, unless asked.
+    again = cli("bootstrap", "scf", tmp_path, "--port", "9001")
+    assert again.exit_code == 3 and "--force" in again.output
+    assert script.read_text() == text
+    forced = cli(
+        "bootstrap", "scf", tmp_path, "--port", "9001", "--config", "my config.toml", "--force"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert script.read_text().rstrip().endswith("--port 9001 --config 'my config.toml'")
+
+
+def test_bootstrap_scf_needs_a_folder(cli, tmp_path: Path) -> None:
+    result = cli("bootstrap", "scf", tmp_path / "missing")
+    assert result.exit_code == 3
+    assert "is not a folder" in result.output
+    assert not (tmp_path / "missing").exists()

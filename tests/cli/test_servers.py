@@ -445,3 +445,34 @@ def test_stopping_ends_open_event_streams_at_once(site: Path, tmp_path: Path, co
     assert len(rest) < 100
     assert (site / "ticker-ended.txt").read_text() == "closed"
     assert "timeout graceful shutdown exceeded" not in server.output()
+
+
+def test_the_scf_bootstrap_starts_a_server_that_answers(site: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pagesfn.cli import main
+
+    port = free_port()
+    result = CliRunner().invoke(main, ["bootstrap", "scf", str(site), "--port", str(port)])
+    assert result.exit_code == 0, result.output
+    script = site / "scf_bootstrap"
+    assert os.access(script, os.X_OK)
+    log = tmp_path / "scf.log"
+    env = {**environment(), "PAGESFN_PYTHON": sys.executable}
+    with log.open("wb") as sink:
+        # Started the way the platform starts it: by path, from another folder.
+        process = subprocess.Popen(
+            [str(script)], cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        response = wait_for(
+            lambda: server.get("/api/hello?name=SCF"), server, timeout=STARTUP_TIMEOUT
+        )
+        assert response.json() == {"message": "Hello, SCF!"}
+        assert server.stop(signal.SIGTERM, STOP_TIMEOUT) in (0, -signal.SIGTERM)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert "0.0.0.0" in script.read_text()
