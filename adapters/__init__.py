@@ -3,12 +3,14 @@
 Three jobs, each in its own module: decide what a route module's ``app`` is
 (:mod:`.detect`), rewrite requests for an app mounted under a prefix (:mod:`.mount`), and
 bridge WSGI and ASGI both ways with bounded memory (:mod:`.wsgi_to_asgi`,
-:mod:`.asgi_to_wsgi`), running mounted apps' lifespans (:mod:`.lifespan`).
+:mod:`.asgi_to_wsgi`), running mounted apps' lifespans (:mod:`.lifespan`). Beside them, the
+handler that serves a project from AWS Lambda (:mod:`.aws_lambda`, on Mangum).
 """
 
 from __future__ import annotations
 
 from .asgi_to_wsgi import ASGIBridge
+from .aws_lambda import LambdaError, LambdaHandler, lambda_handler
 from .detect import AppKind, Declared, DetectionError, as_asgi, as_wsgi, detect
 from .lifespan import Lifespan, LifespanError, LifespanGroup
 from .mount import mount_environ, mount_scope
@@ -20,6 +22,8 @@ __all__ = [
     "AppKind",
     "Declared",
     "DetectionError",
+    "LambdaError",
+    "LambdaHandler",
     "Lifespan",
     "LifespanError",
     "LifespanGroup",
@@ -28,6 +32,7 @@ __all__ = [
     "as_asgi",
     "as_wsgi",
     "detect",
+    "lambda_handler",
     "mount_environ",
     "mount_scope",
     "read_body",
