@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pagesfn.errors import PagesError
 from pagesfn.types import ASGIApp, Message, Receive, Scope, Send
 
+from .lifespan import Lifespan, LifespanError
+
 if TYPE_CHECKING:
     from mangum import Mangum
 
@@ -141,7 +143,7 @@ class LambdaHandler:
         # Left out here rather than by Mangum, which ignores them for HTTP API responses.
         self.exclude_headers = frozenset(name.lower().encode() for name in exclude_headers or ())
         self.loop = asyncio.new_event_loop()
-        self._lifespan = _Lifespan(app) if lifespan != "off" else None
+        self._lifespan = Lifespan(app, "the app") if lifespan != "off" else None
         closing = self.pages if owned else None
         with self._current_loop():
             try:
@@ -154,7 +156,7 @@ class LambdaHandler:
                     text_mime_types=list(text_mime_types) if text_mime_types else None,
                 )
                 if self._lifespan is not None:
-                    startup = self._lifespan.startup(required=lifespan == "on")
+                    startup = _start(self._lifespan, required=lifespan == "on")
                     self.loop.run_until_complete(startup)
             except BaseException:
                 _close(self.loop, None, closing)
@@ -255,65 +257,23 @@ def _base_path(value: str) -> str:
     return "/" + stripped if stripped else ""
 
 
-class _Lifespan:
-    """The app's lifespan, driven once for the whole execution environment."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        #: What the app's startup stored; a copy goes into each request's scope.
-        self.state: dict[str, Any] = {}
-        self.started = False
-        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
-        self._outbox: asyncio.Queue[Message] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    async def startup(self, *, required: bool) -> None:
-        scope = {
-            "type": "lifespan",
-            "asgi": {"version": "3.0", "spec_version": "2.0"},
-            "state": self.state,
-        }
-        self._task = asyncio.create_task(self._run(scope))
-        await self._inbox.put({"type": "lifespan.startup"})
-        reply = await self._outbox.get()
-        if reply["type"] == "lifespan.startup.complete":
-            self.started = True
-        elif reply["type"] == "lifespan.startup.failed":
-            message = reply.get("message") or "no message given"
-            raise LambdaError(f"the app failed its lifespan startup: {message}")
-        elif required:
-            raise LambdaError(
-                "the app does not support the ASGI lifespan protocol and lifespan='on' "
-                "requires it (use lifespan='auto' to go on without it)"
-            ) from reply.get("exc")
-        else:
-            logger.debug("the app does not support lifespan; continuing without it")
-
-    async def shutdown(self, timeout: float) -> None:
-        if not self.started:
-            return
-        self.started = False
-        await self._inbox.put({"type": "lifespan.shutdown"})
-        try:
-            reply = await asyncio.wait_for(self._outbox.get(), timeout)
-        except asyncio.TimeoutError:
-            logger.error("the app's lifespan shutdown did not finish in %ss", timeout)
-            return
-        if reply["type"] == "lifespan.shutdown.failed":
-            logger.error("the app's lifespan shutdown failed: %s", reply.get("message"))
-
-    async def _run(self, scope: Scope) -> None:
-        try:
-            await self.app(scope, self._inbox.get, self._outbox.put)
-        except Exception as exc:
-            await self._outbox.put({"type": "app.raised", "exc": exc})
-        else:
-            await self._outbox.put({"type": "app.returned"})
+async def _start(lifespan: Lifespan, *, required: bool) -> None:
+    """Start the app's lifespan; its failure, or (when ``required``) no support for the
+    protocol at all, fails the handler's creation."""
+    try:
+        await lifespan.startup()
+    except LifespanError as exc:
+        raise LambdaError(str(exc)) from None
+    if required and not lifespan.supported:
+        raise LambdaError(
+            "the app does not support the ASGI lifespan protocol and lifespan='on' "
+            "requires it (use lifespan='auto' to go on without it)"
+        )
 
 
 def _close(
     loop: asyncio.AbstractEventLoop,
-    lifespan: _Lifespan | None,
+    lifespan: Lifespan | None,
     pages: Pages | None,
     timeout: float = 30.0,
 ) -> None:
