@@ -260,7 +260,8 @@ def test_a_client_leaving_ends_the_handlers_loop(ws_server, tmp_path):
             assert socket.recv(timeout=10) == "x"
             socket.close(4321, "leaving")
         deadline = time.monotonic() + 10
-        while not written.exists() and time.monotonic() < deadline:
+        # Until the handler has written the code: the file exists a moment before that.
+        while not (written.exists() and written.read_text()) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert written.read_text() == "4321"
 
