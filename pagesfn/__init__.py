@@ -17,6 +17,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .app import Pages
+    from .cloudbase import FunctionContext, HttpContext
     from .context import Context, Server
     from .server import run
     from .sse import EventStream, ServerSentEvent
@@ -30,6 +31,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Pages": ".app",
     "Context": ".context",
+    "FunctionContext": ".cloudbase",
+    "HttpContext": ".cloudbase",
     "Server": ".context",
     "run": ".server",
     "FetchEvent": ".worker",
@@ -59,8 +62,10 @@ __all__ = [
     "Context",
     "EventStream",
     "FetchEvent",
+    "FunctionContext",
     "HandlerLoadError",
     "HandlerResultError",
+    "HttpContext",
     "LoadError",
     "Pages",
     "PagesError",

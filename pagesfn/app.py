@@ -19,6 +19,7 @@ from .errors import HandlerLoadError, LoadError, RouteWarning
 from .loader import ModuleLoader
 from .pipeline import Pipeline
 from .routing import Matcher, Route, RouteTable, scan
+from .routing.cloudbase import EXTENDED_CONTEXT_HEADER, load_functions_config
 from .routing.rules import generate_routes_json, load_routes_json
 from .static import StaticFiles
 from .wsgi import MountLifespans, WSGIFace
@@ -55,6 +56,11 @@ class Pages(ASGIFace):
     :param kv: KV bindings, each a :class:`~pagesfn.kv.KVNamespace`, the path of the
         SQLite file to keep it in, or a ``redis://`` URL; each lands in ``context.env``
         under its name.
+    :param functions_config: a ``cloudbase-functions.json`` routing functions (each a
+        ``main(event, context)`` or an app) by path prefix; ``functions`` is then ignored
+        and the file's ``functionsRoot`` is the tree.
+    :param extended_context_header: the request header whose JSON a config function
+        reads as ``context.extendedContext``.
     """
 
     def __init__(
@@ -73,8 +79,12 @@ class Pages(ASGIFace):
         spa: bool = False,
         origin: str | None = None,
         kv: Mapping[str, KVNamespace | str | os.PathLike[str]] | None = None,
+        functions_config: str | os.PathLike[str] | None = None,
+        extended_context_header: str = EXTENDED_CONTEXT_HEADER,
     ) -> None:
-        self.functions = os.path.abspath(os.fspath(functions))
+        self.functions_config = (
+            None if functions_config is None else os.path.abspath(os.fspath(functions_config))
+        )
         static = rules = None
         if public is not None:
             static = StaticFiles(public, spa=spa)
@@ -88,7 +98,11 @@ class Pages(ASGIFace):
             self.origin = Origin(origin)
         self.debug = debug
         self.shutdown_timeout = shutdown_timeout
-        self.table: RouteTable = scan(self.functions)
+        if self.functions_config is not None:
+            self.table: RouteTable = load_functions_config(self.functions_config)
+        else:
+            self.table = scan(os.path.abspath(os.fspath(functions)))
+        self.functions = self.table.root
         for message in self.table.warnings:
             warnings.warn(message, RouteWarning, stacklevel=2)
         self.matcher = Matcher(self.table.routes)
@@ -102,6 +116,7 @@ class Pages(ASGIFace):
             region=region,
             geo_header=geo_header,
             client_ip_header=client_ip_header,
+            extended_context_header=extended_context_header,
         )
         self.pipeline = Pipeline(
             self.table,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from .adapters import AppKind
 from .errors import HandlerLoadError, PagesError, RouteWarning
 from .routing import ANY, WEBSOCKET, Route, RouteKind
 from .routing.table import allow_header_methods
@@ -35,6 +36,14 @@ _config_file = click.option(
 _functions = click.option(
     "--functions", type=click.Path(path_type=Path), help="The functions folder [functions]."
 )
+_functions_config = click.option(
+    "--functions-config",
+    "--functionsConfigFile",
+    "functions_config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Route by a cloudbase-functions.json instead of a folder (found by itself when "
+    "the project has one and no functions folder); the port is then 9000.",
+)
 
 
 def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -43,6 +52,7 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
             _project,
             _config_file,
             _functions,
+            _functions_config,
             click.option(
                 "--public", type=click.Path(path_type=Path), help="Static assets [public]."
             ),
@@ -61,6 +71,26 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option(
                 "--log-format", type=click.Choice(["text", "json"]), help="The request log's form."
+            ),
+            click.option(
+                "--log-dir",
+                "--logDirname",
+                "log_dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Also write the log to DIR/pagesfn.log.",
+            ),
+            click.option(
+                "--intercept-output",
+                "--interceptOutput",
+                "intercept_output",
+                type=click.BOOL,
+                help="true: what functions print goes to LOG_DIR/output.log [false].",
+            ),
+            click.option(
+                "--extended-context-key",
+                "--extendedContextKey",
+                "extended_context_header",
+                help="The header whose JSON is context.extendedContext [X-Cloudbase-Context].",
             ),
         ]
     ):
@@ -97,14 +127,31 @@ def bootstrap() -> None:
 @click.argument("directory", required=False, default=".", type=click.Path(path_type=Path))
 @click.option("--port", type=int, default=9000, show_default=True, help="The port to serve on.")
 @click.option("--config", "config_file", help="A config file for `pagesfn serve --config`.")
+@click.option(
+    "--functions-config",
+    help="A cloudbase-functions.json to route by (found by itself when the project has one "
+    "and no functions folder).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing scf_bootstrap.")
-def bootstrap_scf(directory: Path, port: int, config_file: str | None, force: bool) -> None:
+def bootstrap_scf(
+    directory: Path,
+    port: int,
+    config_file: str | None,
+    functions_config: str | None,
+    force: bool,
+) -> None:
     """Write DIRECTORY/scf_bootstrap, which Tencent Cloud web functions run to start the
     project (`pagesfn serve` on port 9000)."""
     from .scaffold import write_scf_bootstrap
 
     with _startup():
-        path = write_scf_bootstrap(directory, port=port, config_file=config_file, force=force)
+        path = write_scf_bootstrap(
+            directory,
+            port=port,
+            config_file=config_file,
+            functions_config=functions_config,
+            force=force,
+        )
     click.echo(f"  created {path}")
     click.echo("Deploy the project folder with its dependencies (pip install -r ... -t .).")
 
@@ -130,19 +177,20 @@ def serve(project: Path, config_file: Path | None, **options: Any) -> None:
 @_project
 @_config_file
 @_functions
+@_functions_config
 @click.option("--json", "as_json", is_flag=True, help="The table as JSON.")
 @click.option("--routes-json", is_flag=True, help="A _routes.json for the tree.")
 def routes(
     project: Path,
     config_file: Path | None,
-    functions: Path | None,
     as_json: bool,
     routes_json: bool,
+    **tree: Path | None,
 ) -> None:
     """List the routes of PROJECT in precedence order."""
     with _startup(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RouteWarning)
-        pages = _pages(project, config_file, {"functions": functions})
+        pages = _pages(project, config_file, tree)
     try:
         if routes_json:
             click.echo(json.dumps(pages.routes_json(), indent=2))
@@ -159,11 +207,12 @@ def routes(
 @_project
 @_config_file
 @_functions
-def check(project: Path, config_file: Path | None, functions: Path | None) -> None:
+@_functions_config
+def check(project: Path, config_file: Path | None, **tree: Path | None) -> None:
     """Import every module of PROJECT and list every problem (exit status 1 if any)."""
     with _startup(one_line=False), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RouteWarning)
-        pages = _pages(project, config_file, {"functions": functions})
+        pages = _pages(project, config_file, tree)
     try:
         failures = pages.load_all()
     finally:
@@ -231,6 +280,19 @@ def _describe(pages: Pages, route: Route) -> dict[str, Any]:
         kind = "middleware"
         methods = sorted(route.handlers)
         pattern = pattern.rstrip("/") + "/*"  # everything under its folder
+    elif route.kind is RouteKind.FUNCTION:
+        # A prefix: everything under it, as for middleware.
+        pattern = route.pattern.removesuffix(f"[[{route.segments[-1].value}]]") + "*"
+        methods = [ANY, WEBSOCKET]
+        try:
+            mount = pages.loader.endpoint(route).mount
+        except HandlerLoadError as exc:
+            kind = f"function `{route.function}` (fails to load: {exc})"
+        else:
+            what = "main(event, context)" if mount is None else mount.kind.label
+            kind = f"function `{route.function}`: {what}"
+            if mount is not None and mount.kind is AppKind.WSGI:
+                methods = [ANY]  # a WSGI app takes no WebSocket
     elif route.kind is RouteKind.APP:
         try:
             mount = pages.loader.endpoint(route).mount

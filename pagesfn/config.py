@@ -8,6 +8,10 @@ of its ``pyproject.toml``::
     public = "dist"
     port = 8000
     env-files = [".env", ".env.local"]
+
+A project routed by a ``cloudbase-functions.json`` (``functions-config``, found by itself
+when the project has that file and no ``functions`` folder) is served on port 9000 unless
+``port`` says otherwise, as CloudBase's functions framework serves it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from .errors import Problem, ProblemsError
+from .routing.cloudbase import CONFIG_FILE as FUNCTIONS_CONFIG_FILE
+from .routing.cloudbase import EXTENDED_CONTEXT_HEADER
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +41,8 @@ else:
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 CONFIG_FILE = "pagesfn.toml"
+#: The port of a project routed by a ``cloudbase-functions.json``, as its framework has it.
+FUNCTIONS_CONFIG_PORT = 9000
 #: Where KV bindings without a `path` keep their SQLite files, in the project folder.
 KV_FOLDER = ".pagesfn/kv"
 #: URL schemes of a Redis server for a KV binding.
@@ -80,6 +88,13 @@ class Config:
     client_ip_header: str | None = None
     #: KV bindings: name -> the SQLite file of the namespace, or a Redis URL.
     kv: Mapping[str, Path | str] = field(default_factory=dict)
+    #: A ``cloudbase-functions.json`` routing the project instead of ``functions``.
+    functions_config: Path | None = None
+    extended_context_header: str = EXTENDED_CONTEXT_HEADER
+    #: A folder the server's log (and, with ``intercept_output``, what functions print)
+    #: is written to, besides the console.
+    log_dir: Path | None = None
+    intercept_output: bool = False
     source: Path | None = None
 
     def env(self) -> dict[str, str]:
@@ -109,6 +124,8 @@ class Config:
             "client_ip_header": self.client_ip_header,
             "shutdown_timeout": self.shutdown_timeout,
             "kv": dict(self.kv),
+            "functions_config": self.functions_config,
+            "extended_context_header": self.extended_context_header,
         }
 
 
@@ -145,6 +162,17 @@ def load_config(
         settings.read_file(source)
     settings.read_overrides(overrides or {})
     values = {**_defaults(root), **settings.values}
+    if "functions_config" not in settings.values and "functions" not in settings.values:
+        found = root / FUNCTIONS_CONFIG_FILE
+        if found.is_file() and not values["functions"].is_dir():
+            values["functions_config"] = found
+    if values.get("functions_config") is not None and "port" not in settings.values:
+        values["port"] = FUNCTIONS_CONFIG_PORT
+    if values.get("intercept_output") and values.get("log_dir") is None:
+        label, name = settings.spelled["intercept_output"]
+        settings.problems.append(
+            Problem(label, f"`{name}` is on but there is no log folder", "set `log-dir` too")
+        )
     # An invalid `public` is reported already; its default standing in proves nothing.
     if values.get("spa") and values["public"] is None and "public" not in settings.invalid:
         settings.problems.append(_spa_without_public(settings, root))
@@ -305,6 +333,10 @@ _CHECKS: dict[str, _Check] = {
     "geo_header": _header,
     "client_ip_header": _header,
     "kv": _kv,
+    "functions_config": _path,
+    "extended_context_header": _header,
+    "log_dir": _path,
+    "intercept_output": _boolean,
 }
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .routing.cloudbase import EXTENDED_CONTEXT_HEADER
 from .wrappers import Request
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class ContextSettings:
     region: str = "local"
     geo_header: str | None = None
     client_ip_header: str | None = None
+    #: The request header whose JSON is a config function's ``context.extendedContext``.
+    extended_context_header: str = EXTENDED_CONTEXT_HEADER
 
 
 class Context:

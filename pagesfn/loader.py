@@ -17,7 +17,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 
-from .adapters import DetectionError, MountedApp
+from .adapters import Declared, DetectionError, MountedApp
 from .errors import HandlerLoadError
 from .routing import ANY, Route, RouteKind
 from .worker import collecting_listeners, fetch_handler
@@ -87,14 +87,14 @@ def _handler(file: str, name: str, fn: Any) -> Handler:
             f"`{name}` is {_a(type(fn).__name__)}, not a function; define it as "
             f"`def {fn_name}(context):` or `async def {fn_name}(context):`",
         )
-    return Handler(fn, name, _is_async(fn))
+    return Handler(fn, name, is_async_callable(fn))
 
 
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
 
 
-def _is_async(fn: Callable[..., Any]) -> bool:
+def is_async_callable(fn: Callable[..., Any]) -> bool:
     if iscoroutinefunction(fn):
         return True
     call = getattr(fn, "__call__", None)  # noqa: B004 - an object with ``async def __call__``
@@ -119,14 +119,17 @@ class ModuleLoader:
         self._endpoints: dict[str, Any] = {}
         self._failures: dict[str, HandlerLoadError] = {}
         self._names: dict[str, str] = {}  # module name -> file, to keep names unique
+        self._modules: dict[str, types.ModuleType] = {}  # file -> its module, imported once
         self._register_package(self.package, self.root)
 
     def endpoint(self, route: Route) -> Endpoint:
         """The loaded endpoint of ``route``; raises :class:`HandlerLoadError`."""
-        found: Endpoint | None = self._endpoints.get(route.file)
+        # A config function is its file and target: two functions may share a file.
+        key = route.file if route.function is None else f"{route.file}:{route.handlers[ANY]}"
+        found: Endpoint | None = self._endpoints.get(key)
         if found is not None:
             return found
-        return self._cached(route.file, lambda: self._load(route))  # type: ignore[no-any-return]
+        return self._cached(key, lambda: self._load(route))  # type: ignore[no-any-return]
 
     def middleware(self, route: Route) -> Middleware:
         """The loaded ``_middleware.py`` of ``route``; raises :class:`HandlerLoadError`."""
@@ -177,6 +180,7 @@ class ModuleLoader:
                 del sys.modules[name]
             self._endpoints.clear()
             self._failures.clear()
+            self._modules.clear()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -186,6 +190,8 @@ class ModuleLoader:
         module = self._import(route.file)
         if route.kind is RouteKind.APP:
             return Endpoint(route, _NO_HANDLERS, self._mount(route, module))
+        if route.kind is RouteKind.FUNCTION:
+            return self._function(route, module)
         handlers = {
             method: _handler(route.file, name, _exported(route.file, module, name))
             for method, name in route.handlers.items()
@@ -225,6 +231,30 @@ class ModuleLoader:
         return Handler(fetch_handler(listeners), "fetch listener", True)
 
     @staticmethod
+    def _function(route: Route, module: types.ModuleType) -> Endpoint:
+        from .cloudbase import function_handlers, is_function
+
+        name = route.handlers[ANY]
+        where = f"{route.file} (function `{route.function}`)"
+        target = getattr(module, name, None)
+        if target is None:
+            raise HandlerLoadError(
+                where,
+                f"defines no `{name}` after import; define `def {name}(event, context):` "
+                f"or `{name} = app` at module level",
+            )
+        if is_function(target):
+            handlers = function_handlers(target, name, route.function or name)
+            return Endpoint(route, types.MappingProxyType(handlers))
+        if not callable(target) and not isinstance(target, Declared):
+            raise HandlerLoadError(
+                where,
+                f"`{name}` is {_a(type(target).__name__)}; make it a function "
+                f"`def {name}(event, context):` or a WSGI/ASGI app",
+            )
+        return Endpoint(route, _NO_HANDLERS, ModuleLoader._mount(route, module))
+
+    @staticmethod
     def _mount(route: Route, module: types.ModuleType) -> MountedApp:
         name = route.handlers[ANY]
         obj = getattr(module, name, None)
@@ -238,6 +268,12 @@ class ModuleLoader:
             raise HandlerLoadError(route.file, f"`{name}` {exc}") from None
 
     def _import(self, file: str) -> types.ModuleType:
+        module = self._modules.get(file)
+        if module is None:
+            module = self._modules[file] = self._execute(file)
+        return module
+
+    def _execute(self, file: str) -> types.ModuleType:
         folders, stem = file.rsplit("/", 1) if "/" in file else ("", file)
         package = self.package
         directory = self.root

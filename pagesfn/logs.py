@@ -5,9 +5,11 @@ terminal, or JSON lines for log collectors."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .context import usable_request_id
@@ -18,7 +20,13 @@ from .types import Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from .app import Pages
 
+#: What a log folder (``--log-dir``) gets: the server's log and, when output is
+#: intercepted, what functions print.
+LOG_FILE = "pagesfn.log"
+OUTPUT_FILE = "output.log"
+
 _ID_HEADER = b"eo-log-uuid"
+_FOLDER_HANDLER = "pagesfn-log-dir"
 _COLOURS = {2: "green", 3: "cyan", 4: "yellow", 5: "red"}
 
 
@@ -113,3 +121,54 @@ def _request_id(scope: Scope) -> str | None:
             text: str = value.decode("latin-1")
             return text if usable_request_id(text) else None
     return None
+
+
+class Tee:
+    """A text stream writing to several: the console and a log file."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+    def isatty(self) -> bool:
+        return self.streams[0].isatty()
+
+
+def log_to_folder(folder: Path, *, intercept_output: bool = False) -> TextIO:
+    """Write the log lines of pagesfn and uvicorn to ``folder/pagesfn.log`` as well as to
+    the console, and return that file, for the request log to write to too.
+
+    With ``intercept_output``, what the process prints to ``sys.stdout`` and
+    ``sys.stderr`` (functions' ``print`` calls, tracebacks written by hand) goes to
+    ``folder/output.log`` instead of the console.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    console = sys.__stderr__ or sys.stderr
+    log = open(folder / LOG_FILE, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - kept open
+    handler = logging.StreamHandler(log)
+    handler.set_name(_FOLDER_HANDLER)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("pagesfn", "uvicorn"):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if h.get_name() == _FOLDER_HANDLER]:
+            logger.removeHandler(old)
+            old.close()
+        if name == "pagesfn" and not logger.handlers:
+            # A handler of its own stops Python's last-resort one printing warnings and
+            # errors on the console: print them there still.
+            echo = logging.StreamHandler(console)
+            echo.setLevel(logging.WARNING)
+            logger.addHandler(echo)
+        logger.addHandler(handler)
+    if intercept_output:
+        output = open(folder / OUTPUT_FILE, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        sys.stdout = sys.stderr = output
+    return log

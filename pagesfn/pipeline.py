@@ -20,7 +20,7 @@ from .errors import BadRequest, HandlerLoadError, HandlerResultError
 from .flow import MOUNTED_APP, Face, Flow, Step
 from .loader import Handler, ModuleLoader
 from .results import to_response
-from .routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch, RouteKind, split_path
+from .routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch, split_path
 from .routing.rules import RoutesRules
 from .routing.table import RouteTable, allow_header_methods
 from .static import StaticFiles
@@ -73,7 +73,7 @@ class Pipeline:
         #: (middleware, ``_routes.json``, a worker) to run in front of it.
         self._sessions: dict[Handler, Handler] = {}
         self.mount_shortcut = (
-            any(route.kind is RouteKind.APP for route in self.routes)
+            any(route.mounts for route in self.routes)
             and not table.middleware
             and rules is None
             and self.worker is None
@@ -259,18 +259,20 @@ class Pipeline:
         return None if mount is None else (mount, prefix)
 
     def mounted_apps(self) -> list[MountedApp]:
-        """Import every catch-all file that mounts an app; the ones that fail are logged
-        (their routes answer 500) and left out."""
-        mounts = []
+        """Import every catch-all file (and config function) that mounts an app, each app
+        once; the ones that fail are logged (their routes answer 500) and left out."""
+        mounts: list[MountedApp] = []
         for route in self.routes:
-            if route.kind is RouteKind.APP:
+            if route.mounts:
                 try:
                     endpoint = self.loader.endpoint(route)
                 except HandlerLoadError as exc:
                     logger.error("%s", exc)
                     continue
-                if endpoint.mount is not None:
-                    mounts.append(endpoint.mount)
+                mount = endpoint.mount
+                # A function with several routes mounts one app, started once.
+                if mount is not None and all(mount is not other for other in mounts):
+                    mounts.append(mount)
         return mounts
 
     def mount_failed(self, call: MountCall, exc: BaseException) -> Response:

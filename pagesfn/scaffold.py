@@ -353,11 +353,13 @@ def write_scf_bootstrap(
     *,
     port: int = SCF_PORT,
     config_file: str | None = None,
+    functions_config: str | None = None,
     force: bool = False,
 ) -> Path:
     """Write ``scf_bootstrap`` into the project at ``directory``: an executable script
-    serving the project on ``port`` with ``pagesfn serve``. Raises ``ScaffoldError`` if the
-    folder is missing, or the file exists and ``force`` is not given."""
+    serving the project on ``port`` with ``pagesfn serve`` (routed by ``functions_config``,
+    a ``cloudbase-functions.json``, when given). Raises ``ScaffoldError`` if the folder is
+    missing, or the file exists and ``force`` is not given."""
     root = Path(directory)
     if not root.is_dir():
         raise ScaffoldError(f"{root} is not a folder; nothing was written")
@@ -367,6 +369,8 @@ def write_scf_bootstrap(
     if os.path.lexists(path) and not force:
         raise ScaffoldError(f"refusing to overwrite {path} (--force replaces it)", (path,))
     config = f" --config {shlex.quote(config_file)}" if config_file else ""
+    if functions_config:
+        config += f" --functions-config {shlex.quote(functions_config)}"
     text = Template(_SCF_BOOTSTRAP).substitute(port=port, config=config)
     path.unlink(missing_ok=True)
     _write(path, text)

@@ -20,11 +20,13 @@ import socket
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .errors import PagesError
 from .routing import scan
+from .routing.cloudbase import functions_root, load_functions_config
 from .routing.rules import load_routes_json
 from .types import ASGIApp, Receive, Scope, Send
 
@@ -62,7 +64,10 @@ def run(
     # it answers with what is wrong until a change fixes it.
     reload = bool(config.reload)
     if not reload:
-        scan(config.functions)
+        if config.functions_config is not None:
+            load_functions_config(config.functions_config)
+        else:
+            scan(config.functions)
         if config.public is not None:
             load_routes_json(config.public)
     _check_port(config.host, config.port)
@@ -72,7 +77,9 @@ def run(
             "mode": mode,
             "config_file": str(config_file) if config_file else None,
             "options": options,
-        }
+        },
+        # Paths of the command line, absolute: the server's processes may start elsewhere.
+        default=lambda path: os.path.abspath(path),
     )
     serve_with_uvicorn(
         "pagesfn.server:app_from_environment",
@@ -191,14 +198,20 @@ def _end_connections_on_exit(pages: Pages) -> None:
 
 
 def build_app(config: Config) -> Any:
-    """``Pages`` for ``config``, wrapped in the request log when it is on."""
+    """``Pages`` for ``config``, wrapped in the request log when it is on (and logging to
+    the log folder, when there is one)."""
     from .app import Pages
-    from .logs import AccessLog
+    from .logs import AccessLog, Tee, log_to_folder
 
+    stream: Any = sys.stderr
+    if config.log_dir is not None:
+        stream = Tee(
+            stream, log_to_folder(config.log_dir, intercept_output=config.intercept_output)
+        )
     pages = Pages(**config.pages_options())
     if not config.access_log:
         return pages
-    return AccessLog(pages, json_lines=config.log_format == "json", stream=sys.stderr)
+    return AccessLog(pages, json_lines=config.log_format == "json", stream=stream)
 
 
 def broken_tree_app(exc: PagesError) -> ASGIApp:
@@ -247,8 +260,18 @@ def _watched(config: Config) -> list[str]:
     # The functions tree; while it does not exist yet, the nearest folder that does, so its
     # creation is seen. Not the static files (they are read per request, and a build
     # writing them would restart the server over and over), nor the whole project (it may
-    # hold a virtualenv or node_modules, too big to watch).
-    folder = config.functions
-    while not folder.is_dir() and folder.parent != folder:
-        folder = folder.parent
-    return [str(folder)]
+    # hold a virtualenv or node_modules, too big to watch). A config file's functions root
+    # and the file's own folder.
+    if config.functions_config is None:
+        trees = [config.functions]
+    else:
+        root = Path(functions_root(config.functions_config))
+        trees = [config.functions_config.parent]
+        if not root.is_relative_to(trees[0]):
+            trees.append(root)
+    watched = []
+    for folder in trees:
+        while not folder.is_dir() and folder.parent != folder:
+            folder = folder.parent
+        watched.append(str(folder))
+    return watched

@@ -655,6 +655,8 @@ def test_pages_options_without_debug_is_not_debug(tmp_path: Path) -> None:
         "client_ip_header": None,
         "shutdown_timeout": 30.0,
         "kv": {},
+        "functions_config": None,
+        "extended_context_header": "X-Cloudbase-Context",
     }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..errors import Problem, RouteDefinitionError
-from .table import Route, RouteKind, SegmentKind
+from .table import Route, SegmentKind
 
 Params = dict[str, "str | list[str]"]
 
@@ -146,7 +146,7 @@ class Matcher:
         if (
             path
             and mount is not None
-            and mount.kind is RouteKind.APP
+            and mount.mounts
             and node.route is None
             and node.param is None
             and not node.static

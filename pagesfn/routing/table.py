@@ -46,6 +46,9 @@ class RouteKind(enum.Enum):
     # A folder's ``_middleware.py``: it wraps every request under the folder; its
     # segments are the folder's.
     MIDDLEWARE = "middleware"
+    # A function of ``cloudbase-functions.json``: a catch-all at its route path, whose
+    # target is a ``main(event, context)`` handler or an app to mount, decided on import.
+    FUNCTION = "function"
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -66,6 +69,8 @@ class Route:
     handlers: Mapping[str, str] = field(default_factory=dict)
     # Set when the file cannot even be parsed: the route then answers 500 with this text.
     error: str | None = None
+    #: The function's name, for a route of a ``cloudbase-functions.json``.
+    function: str | None = None
 
     # (segment index, name, is catch-all) of each parameter; derived, for fast matching.
     param_slots: tuple[tuple[int, str, bool], ...] = field(init=False, default=())
@@ -87,6 +92,11 @@ class Route:
     def methods(self) -> frozenset[str]:
         """The methods this route answers; contains :data:`ANY` when it has ``on_request``."""
         return frozenset(self.handlers)
+
+    @property
+    def mounts(self) -> bool:
+        """Whether the route may mount an app (known for sure once its module is imported)."""
+        return self.kind is RouteKind.APP or self.kind is RouteKind.FUNCTION
 
     @property
     def is_catchall(self) -> bool:
