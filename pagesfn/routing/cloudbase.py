@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from ..errors import Problem, RouteDefinitionError
@@ -175,6 +175,21 @@ class _Reader:
             )
         return root
 
+    def objects(
+        self, entries: list[object], key: str, known: frozenset[str], example: str
+    ) -> Iterator[tuple[str, dict[str, object]]]:
+        """Each JSON object of the list ``key``, with how messages name it; anything else
+        in the list is a problem, an unknown key in an object a warning."""
+        for index, entry in enumerate(entries):
+            where = f"`{key}[{index}]`"
+            if not isinstance(entry, dict):
+                self.problem(f"{where} must be an object", f"write {example}")
+                continue
+            for name in entry:
+                if name not in known:
+                    self.warnings.append(f"{self.file}: {where} has an unknown key `{name}`")
+            yield where, entry
+
     def functions(self, document: Mapping[str, object], root: str) -> dict[str, Function]:
         entries = document.get("functions")
         if not isinstance(entries, list):
@@ -186,14 +201,8 @@ class _Reader:
             )
             return {}
         functions: dict[str, Function] = {}
-        for index, entry in enumerate(entries):
-            where = f"`functions[{index}]`"
-            if not isinstance(entry, dict):
-                self.problem(f"{where} must be an object", 'write {"name": ..., "directory": ...}')
-                continue
-            for key in entry:
-                if key not in _FUNCTION_KEYS:
-                    self.warnings.append(f"{self.file}: {where} has an unknown key `{key}`")
+        example = '{"name": ..., "directory": ...}'
+        for where, entry in self.objects(entries, "functions", _FUNCTION_KEYS, example):
             name = entry.get("name")
             if not isinstance(name, str) or not name:
                 self.problem(f"{where} has no `name`", "give every function a name")
@@ -289,16 +298,8 @@ class _Reader:
             self.problem("`routes` must be a list", 'write [{"functionName": ..., "path": ...}]')
             entries = []
         pending = list(self.trigger_paths)
-        for index, entry in enumerate(entries):
-            where = f"`routes[{index}]`"
-            if not isinstance(entry, dict):
-                self.problem(
-                    f"{where} must be an object", 'write {"functionName": ..., "path": ...}'
-                )
-                continue
-            for key in entry:
-                if key not in _ROUTE_KEYS:
-                    self.warnings.append(f"{self.file}: {where} has an unknown key `{key}`")
+        example = '{"functionName": ..., "path": ...}'
+        for where, entry in self.objects(entries, "routes", _ROUTE_KEYS, example):
             name = entry.get("functionName")
             if not isinstance(name, str) or not name:
                 self.problem(f"{where} has no `functionName`", "name the function it calls")
