@@ -139,7 +139,8 @@ class Tee:
             stream.flush()
 
     def isatty(self) -> bool:
-        return self.streams[0].isatty()
+        # Colour codes only when every stream is a terminal: never in a log file.
+        return all(stream.isatty() for stream in self.streams)
 
 
 def log_to_folder(folder: Path, *, intercept_output: bool = False) -> TextIO:

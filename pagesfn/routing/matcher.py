@@ -112,7 +112,7 @@ class Matcher:
         return None
 
     def match_mount(self, raw: bytes) -> tuple[Route, str] | None:
-        """The mounted app (a catch-all route of kind APP) that owns the undecoded path
+        """The mounted app (a catch-all route that mounts one) that owns the undecoded path
         ``raw``, and its prefix, when no other route could answer any path under it.
 
         A shortcut for paths that need no decoding; ``None`` means "use :meth:`match`".
