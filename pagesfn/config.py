@@ -161,6 +161,7 @@ def load_config(
     if source is not None:
         settings.read_file(source)
     settings.read_overrides(overrides or {})
+    _one_tree(settings)
     values = {**_defaults(root), **settings.values}
     if "functions_config" not in settings.values and "functions" not in settings.values:
         found = root / FUNCTIONS_CONFIG_FILE
@@ -170,9 +171,10 @@ def load_config(
         values["port"] = FUNCTIONS_CONFIG_PORT
     if values.get("intercept_output") and values.get("log_dir") is None:
         label, name = settings.spelled["intercept_output"]
-        settings.problems.append(
-            Problem(label, f"`{name}` is on but there is no log folder", "set `log-dir` too")
-        )
+        fix = "add `--log-dir DIR` (or `--logDirname=DIR`)"
+        if label != COMMAND_LINE:
+            fix = "set `log-dir` too"
+        settings.problems.append(Problem(label, f"`{name}` is on but there is no log folder", fix))
     # An invalid `public` is reported already; its default standing in proves nothing.
     if values.get("spa") and values["public"] is None and "public" not in settings.invalid:
         settings.problems.append(_spa_without_public(settings, root))
@@ -400,6 +402,26 @@ def _unknown_key(label: str, written: str) -> Problem:
     close = difflib.get_close_matches(written, known, n=1)
     fix = f"did you mean `{close[0]}`?" if close else "known keys: " + ", ".join(_CHECKS)
     return Problem(label, f"unknown key `{written}`", fix)
+
+
+def _one_tree(settings: _Settings) -> None:
+    """``functions`` and ``functions_config`` name what to serve two ways: the command line
+    wins over the file; both in one place is a problem."""
+    if "functions" not in settings.values or "functions_config" not in settings.values:
+        return
+    tree, config = settings.spelled["functions"], settings.spelled["functions_config"]
+    if tree[0] == config[0]:
+        settings.problems.append(
+            Problem(
+                tree[0],
+                f"`{tree[1]}` and `{config[1]}` both say what to serve",
+                "keep one: a functions folder, or a cloudbase-functions.json",
+            )
+        )
+    elif tree[0] == COMMAND_LINE:
+        del settings.values["functions_config"]
+    else:
+        del settings.values["functions"]
 
 
 def _spa_without_public(settings: _Settings, root: Path) -> Problem:

@@ -71,6 +71,7 @@ def run(
         if config.public is not None:
             load_routes_json(config.public)
     _check_port(config.host, config.port)
+    watched = _watched(config) if reload else None
     os.environ[OPTIONS_VARIABLE] = json.dumps(
         {
             "project": str(config.project),
@@ -88,11 +89,11 @@ def run(
         port=config.port,
         workers=None if reload else config.workers,
         reload=reload,
-        reload_dirs=_watched(config) if reload else None,
+        reload_dirs=watched,
         # Every change counts (a folder moved in is one event for the folder alone), but
         # for the bytecode Python itself writes into the tree.
         reload_includes=["*"] if reload else None,
-        reload_excludes=[".*", "*.py[cod]", "__pycache__", "*~"] if reload else None,
+        reload_excludes=[*_EXCLUDED, *_unwatched(config, watched)] if watched else None,
         access_log=False,  # pagesfn writes its own (see pagesfn.logs)
         ws="pagesfn.uvicorn_websockets:WebSocketProtocol",
         timeout_graceful_shutdown=int(config.shutdown_timeout) or None,
@@ -254,6 +255,39 @@ class ServerError(PagesError):
     """The server cannot start (its address is taken, ...)."""
 
     code = "server"
+
+
+#: File names whose changes never restart the dev server.
+_EXCLUDED = (".*", "*.py[cod]", "__pycache__", "*~")
+#: Folders in a watched one that hold no functions.
+_UNWATCHED_NAMES = frozenset({"node_modules", "__pycache__"})
+
+
+def _unwatched(config: Config, watched: list[str]) -> list[str]:
+    """Folders inside the watched ones whose changes are not the code's: what the server
+    itself writes (the log folder, SQLite KV files), the static files, and the project's
+    dot-folders (``.git``, ``.venv``), virtualenvs and ``node_modules``.
+
+    uvicorn skips a folder only when it exists as one when the server starts, so the ones
+    the server writes to are created now.
+    """
+    written = [] if config.log_dir is None else [config.log_dir]
+    written += [binding.parent for binding in config.kv.values() if isinstance(binding, Path)]
+    for folder in written:
+        folder.mkdir(parents=True, exist_ok=True)
+    skipped = [*written] if config.public is None else [*written, config.public]
+    for root in watched:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if entry.is_dir() and (
+                    entry.name.startswith(".")
+                    or entry.name in _UNWATCHED_NAMES
+                    or os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+                ):
+                    skipped.append(Path(entry.path))
+    roots = [Path(root).resolve() for root in watched]
+    inside = {folder.resolve() for folder in skipped}
+    return sorted(str(f) for f in inside if any(f != r and f.is_relative_to(r) for r in roots))
 
 
 def _watched(config: Config) -> list[str]:
