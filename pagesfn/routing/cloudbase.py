@@ -328,6 +328,12 @@ class _Reader:
                 'write it from the root, such as "/api/user"',
             )
             return None
+        if "?" in path or "#" in path:
+            self.problem(
+                f"{where}: the path {json.dumps(path)} has a query or a fragment",
+                "a route is a path alone, such as /api/user",
+            )
+            return None
         segments = path.strip("/").split("/") if path.strip("/") else []
         if any(segment in ("", ".", "..") for segment in segments):
             self.problem(
