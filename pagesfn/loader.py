@@ -124,8 +124,7 @@ class ModuleLoader:
 
     def endpoint(self, route: Route) -> Endpoint:
         """The loaded endpoint of ``route``; raises :class:`HandlerLoadError`."""
-        # A config function is its file and target: two functions may share a file.
-        key = route.file if route.function is None else f"{route.file}:{route.handlers[ANY]}"
+        key = route.load_key
         found: Endpoint | None = self._endpoints.get(key)
         if found is not None:
             return found

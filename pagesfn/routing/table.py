@@ -74,6 +74,9 @@ class Route:
 
     # (segment index, name, is catch-all) of each parameter; derived, for fast matching.
     param_slots: tuple[tuple[int, str, bool], ...] = field(init=False, default=())
+    #: What the loader keeps the route's import under: its file, and for a config
+    #: function its target too (two functions may share a file). Derived.
+    load_key: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "handlers", _frozen(self.handlers))
@@ -83,6 +86,8 @@ class Route:
             if s.kind is not SegmentKind.STATIC
         )
         object.__setattr__(self, "param_slots", slots)
+        key = self.file if self.function is None else f"{self.file}:{self.handlers[ANY]}"
+        object.__setattr__(self, "load_key", key)
 
     @property
     def pattern(self) -> str:

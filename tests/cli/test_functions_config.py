@@ -36,7 +36,7 @@ from test_servers import (
 )
 
 from pagesfn.config import FUNCTIONS_CONFIG_PORT, ConfigError, load_config
-from pagesfn.routing.cloudbase import EXTENDED_CONTEXT_HEADER
+from pagesfn.routing.cloudbase import CONFIG_FILE, EXTENDED_CONTEXT_HEADER
 from pagesfn.server import OPTIONS_VARIABLE, resolve
 
 #: The fixtures of test_commands.py: ``cli(...)`` runs the command in-process, and
@@ -44,7 +44,7 @@ from pagesfn.server import OPTIONS_VARIABLE, resolve
 cli = test_commands.cli
 no_server = test_commands.no_server
 
-CONFIG = "cloudbase-functions.json"
+CONFIG = CONFIG_FILE
 
 #: The document's layout: a default function, `user` on a triggerPath, a Flask app on a
 #: route of `routes`, and a function that raises.

@@ -19,12 +19,12 @@ import test_aws_lambda
 from test_aws_lambda import PNG, SOURCES, event, invoke
 
 from pagesfn.adapters import LambdaHandler
-from pagesfn.routing.cloudbase import FunctionsConfigError
+from pagesfn.routing.cloudbase import CONFIG_FILE, FunctionsConfigError
 
 #: ``handlers(...)`` is ``lambda_handler(...)``, closed after the test (test_aws_lambda.py's).
 handlers = test_aws_lambda.handlers
 
-CONFIG = "cloudbase-functions.json"
+CONFIG = CONFIG_FILE
 
 FUNCTIONS = {
     "functionsRoot": ".",
