@@ -16,6 +16,7 @@ from .asgi import ASGIFace
 from .background import BackgroundWork, LoopThread
 from .context import ContextSettings
 from .errors import HandlerLoadError, LoadError, RouteWarning
+from .limits import DEFAULT_LIMITS, Limits, Pool
 from .loader import ModuleLoader
 from .pipeline import Pipeline
 from .routing import Matcher, Route, RouteTable, scan
@@ -61,6 +62,18 @@ class Pages(ASGIFace):
         and the file's ``functionsRoot`` is the tree.
     :param extended_context_header: the request header whose JSON a config function
         reads as ``context.extendedContext``.
+    :param max_body_size: bytes of request body a request may carry (413 past it), for
+        handlers and mounted apps alike; a chunked body is counted as it is read.
+    :param request_timeout: seconds a request may take until its response starts (504
+        past it). On the ASGI face an async handler is cancelled; a sync one keeps its
+        thread until it returns, its result discarded. See the README's "Limits".
+    :param max_url_length: bytes of path and query string (414 past it).
+    :param max_header_count: request headers (431 past it).
+    :param max_header_size: bytes of all request headers together (431 past it).
+    :param max_queue: calls that may wait for a thread of the pool once every thread is
+        busy (503 past it, rather than a queue without bound).
+
+    Each limit is off when ``None`` (or 0).
     """
 
     def __init__(
@@ -81,7 +94,21 @@ class Pages(ASGIFace):
         kv: Mapping[str, KVNamespace | str | os.PathLike[str]] | None = None,
         functions_config: str | os.PathLike[str] | None = None,
         extended_context_header: str = EXTENDED_CONTEXT_HEADER,
+        max_body_size: int | None = DEFAULT_LIMITS.max_body_size,
+        request_timeout: float | None = DEFAULT_LIMITS.request_timeout,
+        max_url_length: int | None = DEFAULT_LIMITS.max_url_length,
+        max_header_count: int | None = DEFAULT_LIMITS.max_header_count,
+        max_header_size: int | None = DEFAULT_LIMITS.max_header_size,
+        max_queue: int | None = DEFAULT_LIMITS.max_queue,
     ) -> None:
+        self.limits = Limits.of(
+            max_body_size=max_body_size,
+            request_timeout=request_timeout,
+            max_url_length=max_url_length,
+            max_header_count=max_header_count,
+            max_header_size=max_header_size,
+            max_queue=max_queue,
+        )
         self.functions_config = (
             None if functions_config is None else os.path.abspath(os.fspath(functions_config))
         )
@@ -128,9 +155,7 @@ class Pages(ASGIFace):
             origin=self.origin,
             rules=rules,
         )
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_threads, thread_name_prefix="pagesfn"
-        )
+        self.executor = Pool(max_threads, self.limits.max_queue, thread_name_prefix="pagesfn")
         self.loop_thread = LoopThread()
         self.background = BackgroundWork(self.executor)
         self.mount_lifespans = MountLifespans(self.loop_thread)

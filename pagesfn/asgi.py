@@ -14,8 +14,9 @@ from werkzeug.datastructures import Headers
 from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
 from .background import BackgroundWork
 from .captured import capture_asgi, replayed_receive, scope_for
-from .errors import BodyAccessError, ClientDisconnected
+from .errors import BodyAccessError, BodyTooLarge, ClientDisconnected
 from .flow import Flow
+from .limits import Deadline, LimitedReceive, Limits
 from .pipeline import MountCall, Pipeline, wire_headers
 from .types import Message, Receive, Scope, Send
 from .websocket import GOING_AWAY, Channel, close_all, serve_mounted
@@ -149,6 +150,7 @@ class ASGIFace:
 
     pipeline: Pipeline
     executor: concurrent.futures.Executor
+    limits: Limits
     background: BackgroundWork
     shutdown_timeout: float
     kv: dict[str, KVNamespace]
@@ -161,6 +163,15 @@ class ASGIFace:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
+        checked = self.limits.check_scope(scope)
+        counted: LimitedReceive | None = None
+        if checked is not False:
+            if checked is not True:
+                refusal = self.pipeline.refused(checked)
+                await send_response(refusal, scope["method"], send, scope, self.executor)
+                return
+            assert self.limits.max_body_size is not None
+            receive = counted = LimitedReceive(receive, self.limits.max_body_size)
         path, raw, encoded = _route_path(scope)
         # Straight to a mounted app that owns its whole prefix: no request object.
         found = self.pipeline.fast_mount(raw)
@@ -173,10 +184,9 @@ class ASGIFace:
                 request, self._scheduler(loop), self, (scope, receive), loop
             )
             if isinstance(step, Flow):
-                try:
-                    response = await step.arun()
-                except Exception as exc:
-                    response = await step.arecover(exc)
+                response = await self._produce(step)
+                if counted is not None and counted.exceeded:
+                    response = self.pipeline.refused(BodyTooLarge(counted.limit))
                 try:
                     if step.opened:
                         for stream in step.abandoned(response.stream):
@@ -193,15 +203,45 @@ class ASGIFace:
             found = step.mount, step.prefix
         # A mounted app, called in this frame: every await layer shows in its throughput.
         mount, prefix = found
-        guard = _StartedGuard(send)
+        guard = _StartedGuard(send) if counted is None else _CountedGuard(send, counted)
+        app = mount.asgi(self.executor)
+        child = mount_scope(scope, prefix, mount.state)
+        timeout = self.limits.request_timeout
+        # The request timeout runs until the response starts: the guard lifts it then.
+        timer = guard.timer = None if timeout is None else Deadline(timeout)
+        answer: Response | None = None
         try:
-            await mount.asgi(self.executor)(mount_scope(scope, prefix, mount.state), receive, guard)
+            if timer is None:
+                await app(child, receive, guard)
+            else:
+                async with timer:
+                    await app(child, receive, guard)
         except Exception as exc:
             if guard.started:
                 raise  # half a response is out: let the server close the connection
             call = MountCall(mount, prefix, scope["method"], scope["path"])
-            response = self.pipeline.mount_failed(call, exc)
-            await send_response(response, scope["method"], send, scope, self.executor)
+            if timer is not None and timer.fired and isinstance(exc, TimeoutError):
+                answer = self.pipeline.timed_out(call, timer.delay)
+            else:
+                answer = self.pipeline.mount_failed(call, exc)
+        if counted is not None and counted.exceeded and not guard.started:
+            answer = self.pipeline.refused(BodyTooLarge(counted.limit))
+        if answer is not None:
+            await send_response(answer, scope["method"], send, scope, self.executor)
+
+    async def _produce(self, flow: Flow) -> Response:
+        """Run ``flow`` to its response, within the request timeout."""
+        timeout = self.limits.request_timeout
+        if timeout is None:
+            return await _answer(flow)
+        timer = Deadline(timeout)
+        try:
+            async with timer:
+                return await _answer(flow)
+        except TimeoutError:
+            if not timer.fired:
+                raise
+            return self.pipeline.timed_out(flow, timeout)
 
     # -- what the flow asks of this face ---------------------------------------------------
 
@@ -272,10 +312,7 @@ class ASGIFace:
             request.websocket = True
             step = self.pipeline.prepare(request, self._scheduler(loop), self, channel, loop)
             if isinstance(step, Flow):
-                try:
-                    response = await step.arun()
-                except Exception as exc:
-                    response = await step.arecover(exc)
+                response = await _answer(step)
                 if step.opened:
                     for stream in step.abandoned(None):
                         await close_stream(stream)
@@ -323,6 +360,13 @@ class ASGIFace:
                 return
 
 
+async def _answer(flow: Flow) -> Response:
+    try:
+        return await flow.arun()
+    except Exception as exc:
+        return await flow.arecover(exc)
+
+
 def _scope_request(
     scope: Scope, method: str, path: str, raw: bytes, encoded: bool, body: BodySource
 ) -> Request:
@@ -349,16 +393,37 @@ class _StartedGuard:
     apps only ever ``await send(...)``, and this costs no extra frame per message.
     """
 
-    __slots__ = ("send", "started")
+    __slots__ = ("send", "started", "timer")
 
     def __init__(self, send: Send) -> None:
         self.send = send
         self.started = False
+        #: The request timeout, lifted once the response starts.
+        self.timer: Deadline | None = None
 
     def __call__(self, message: Message) -> Awaitable[None]:
         # Any message at all means the response has begun: the first must be its start.
-        self.started = True
+        if not self.started:
+            self.started = True
+            if self.timer is not None:
+                self.timer.lift()
         return self.send(message)
+
+
+class _CountedGuard(_StartedGuard):
+    """:class:`_StartedGuard` for a body of unknown length: once it has passed the limit,
+    what the app sends in place of a response is dropped (the face answers 413)."""
+
+    __slots__ = ("counted",)
+
+    def __init__(self, send: Send, counted: LimitedReceive) -> None:
+        super().__init__(send)
+        self.counted = counted
+
+    async def __call__(self, message: Message) -> None:
+        if self.counted.exceeded and not self.started:
+            return
+        await super().__call__(message)
 
 
 async def send_response(

@@ -87,6 +87,35 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="true: what functions print goes to LOG_DIR/output.log [false].",
             ),
             click.option(
+                "--max-body-size",
+                help="Request body limit, 413 past it (6MB; 0: none) [6MB].",
+            ),
+            click.option(
+                "--request-timeout",
+                type=float,
+                help="Seconds until the response starts, 504 past it (0: none) [30].",
+            ),
+            click.option(
+                "--max-url-length", type=int, help="Bytes of path and query, 414 past it [8192]."
+            ),
+            click.option(
+                "--max-header-count", type=int, help="Request headers, 431 past it [100]."
+            ),
+            click.option(
+                "--max-header-size", help="Bytes of all request headers, 431 past it [32KiB]."
+            ),
+            click.option(
+                "--max-queue",
+                type=int,
+                help="Calls waiting for a busy thread pool, 503 past it [1000].",
+            ),
+            click.option(
+                "--allow-remote-debug",
+                is_flag=True,
+                default=None,
+                help="Serve debug pages on a non-loopback host (they show code and paths).",
+            ),
+            click.option(
                 "--extended-context-key",
                 "--extendedContextKey",
                 "extended_context_header",

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from .errors import Problem, ProblemsError
+from .limits import DEFAULT_LIMITS, parse_size
 from .routing.cloudbase import CONFIG_FILE as FUNCTIONS_CONFIG_FILE
 from .routing.cloudbase import EXTENDED_CONTEXT_HEADER
 
@@ -95,6 +96,15 @@ class Config:
     #: is written to, besides the console.
     log_dir: Path | None = None
     intercept_output: bool = False
+    #: The limits of one request (see :class:`pagesfn.limits.Limits`); 0 turns one off.
+    max_body_size: int = DEFAULT_LIMITS.max_body_size or 0
+    request_timeout: float = DEFAULT_LIMITS.request_timeout or 0.0
+    max_url_length: int = DEFAULT_LIMITS.max_url_length or 0
+    max_header_count: int = DEFAULT_LIMITS.max_header_count or 0
+    max_header_size: int = DEFAULT_LIMITS.max_header_size or 0
+    max_queue: int = DEFAULT_LIMITS.max_queue or 0
+    #: Let debug pages (tracebacks, file paths) be served on a non-loopback address.
+    allow_remote_debug: bool = False
     source: Path | None = None
 
     def env(self) -> dict[str, str]:
@@ -126,6 +136,12 @@ class Config:
             "kv": dict(self.kv),
             "functions_config": self.functions_config,
             "extended_context_header": self.extended_context_header,
+            "max_body_size": self.max_body_size,
+            "request_timeout": self.request_timeout,
+            "max_url_length": self.max_url_length,
+            "max_header_count": self.max_header_count,
+            "max_header_size": self.max_header_size,
+            "max_queue": self.max_queue,
         }
 
 
@@ -241,6 +257,16 @@ def _seconds(value: object, base: Path) -> float:
     return float(value)
 
 
+def _size(value: object, base: Path) -> int:
+    expected = "a size in bytes, as a number or with a unit (6MB, 512KiB; 0 for no limit)"
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _Invalid(expected)
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise _Invalid(expected) from None
+
+
 # RFC 9110 section 5.6.2: the characters of a token, which a header name is.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -339,6 +365,13 @@ _CHECKS: dict[str, _Check] = {
     "extended_context_header": _header,
     "log_dir": _path,
     "intercept_output": _boolean,
+    "max_body_size": _size,
+    "request_timeout": _seconds,
+    "max_url_length": _integer(0),
+    "max_header_count": _integer(0),
+    "max_header_size": _size,
+    "max_queue": _integer(0),
+    "allow_remote_debug": _boolean,
 }
 
 

@@ -76,14 +76,68 @@ class HandlerResultError(PagesError):
     code = "handler-result"
 
 
-class BadRequest(PagesError):
+class RequestRefused(PagesError):
+    """A request answered with ``status`` and this message as plain text, never with a
+    server error page: it is malformed, or past one of the app's limits."""
+
+    code = "refused"
+
+    def __init__(
+        self, message: str, status: int, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self.status = status
+        #: Headers the answer carries (``Retry-After``, ``Connection: close``).
+        self.headers = headers
+        super().__init__(message)
+
+
+class BadRequest(RequestRefused):
     """The request itself is malformed; answered with a 4xx status, never a 500."""
 
     code = "bad-request"
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        self.status = status
-        super().__init__(message)
+    def __init__(
+        self, message: str, status: int = 400, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        super().__init__(message, status, headers)
+
+
+class BodyTooLarge(BadRequest):
+    """The request body is larger than the app's ``max_body_size``: 413."""
+
+    code = "body-too-large"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        # The rest of the body is not read: the connection cannot carry another request.
+        super().__init__(
+            f"the request body is larger than the limit of {limit} bytes",
+            413,
+            (("Connection", "close"),),
+        )
+
+
+class RequestTimedOut(RequestRefused):
+    """The request took longer than the app's ``request_timeout``: 504."""
+
+    code = "timeout"
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(f"the request took longer than the limit of {timeout:g} s", 504)
+
+
+class Overloaded(RequestRefused):
+    """Every thread of the pool is busy and its queue is full: 503, try again shortly."""
+
+    code = "overloaded"
+
+    def __init__(self, queued: int) -> None:
+        super().__init__(
+            f"the server is busy ({queued} calls wait for a thread); try again shortly",
+            503,
+            (("Retry-After", "1"),),
+        )
 
 
 class ClientDisconnected(BadRequest):

@@ -18,12 +18,14 @@ import concurrent.futures
 import contextvars
 import functools
 import inspect
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .background import as_coroutine
 from .context import Context, request_id
+from .errors import RequestTimedOut
 from .loader import Handler
 from .routing import NoMatch
 from .routing.matcher import Params
@@ -74,6 +76,10 @@ class Flow:
     pass_through = False
     #: (exception, file, handler) of the innermost step an exception left.
     failed_in: tuple[BaseException, str, str] | None = None
+    #: When the response is due (``time.monotonic()``) and the timeout, on the WSGI face,
+    #: where nothing cancels a call: async steps are waited for until then, and a sync
+    #: step that returns later has its result discarded. The ASGI face cancels instead.
+    deadline: tuple[float, float] | None = None
     _uuid: str | None = None
 
     def __init__(
@@ -155,6 +161,8 @@ class Flow:
                 result = handler.fn(context)
                 if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
                     result = self._await(result)
+                if self.deadline is not None and time.monotonic() > self.deadline[0]:
+                    raise RequestTimedOut(self.deadline[1])
             return self.pipeline.step_result(result)
         except Exception as exc:
             self._note_failure(exc, step.file, handler.name)
@@ -183,7 +191,16 @@ class Flow:
 
     def _await(self, awaitable: Any) -> Any:
         future = asyncio.run_coroutine_threadsafe(as_coroutine(awaitable), self.loop)
-        return future.result()
+        deadline = self.deadline
+        if deadline is None:
+            return future.result()
+        try:
+            return future.result(max(deadline[0] - time.monotonic(), 0.0))
+        except TimeoutError:
+            if future.done():
+                raise  # the coroutine's own
+            future.cancel()
+            raise RequestTimedOut(deadline[1]) from None
 
     # -- on the loop ---------------------------------------------------------------------
 

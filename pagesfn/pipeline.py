@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from .adapters import MountedApp
 from .context import ContextSettings
 from .debug import error_page, not_found_page
-from .errors import BadRequest, HandlerLoadError, HandlerResultError
+from .errors import (
+    BadRequest,
+    HandlerLoadError,
+    HandlerResultError,
+    RequestRefused,
+    RequestTimedOut,
+)
 from .flow import MOUNTED_APP, Face, Flow, Step
 from .loader import Handler, ModuleLoader
 from .results import to_response
@@ -109,7 +115,7 @@ class Pipeline:
             try:
                 segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
             except BadRequest as exc:
-                return self.finish(_plain(exc.status, str(exc)))
+                return self.refused(exc)
         steps: list[Step] | tuple[()] = ()
         if self._has_middleware:
             assert segments is not None
@@ -133,7 +139,7 @@ class Pipeline:
         try:
             segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
         except BadRequest as exc:
-            return self.finish(_plain(exc.status, str(exc)))
+            return self.refused(exc)
         return self._route(request, None, segments)
 
     def _route(
@@ -219,8 +225,10 @@ class Pipeline:
     def chain_failed(self, flow: Flow, exc: Exception, *, passing: bool = True) -> Response | None:
         """Log an exception that left the chain and give the response for it; ``None``
         when the request should pass through to the assets and origin instead."""
-        if isinstance(exc, BadRequest):
-            return self.finish(_plain(exc.status, str(exc)))
+        if isinstance(exc, RequestTimedOut):
+            return self.timed_out(flow, exc.timeout)
+        if isinstance(exc, RequestRefused):
+            return self.refused(exc)
         failed = flow.failed_in
         file, name = (failed[1], failed[2]) if failed and failed[0] is exc else ("?", "?")
         request = flow.request
@@ -275,8 +283,37 @@ class Pipeline:
                     mounts.append(mount)
         return mounts
 
+    def refused(self, exc: RequestRefused) -> Response:
+        """The answer to a request refused with ``exc``: its status, message and headers."""
+        response = _plain(exc.status, str(exc))
+        for name, value in exc.headers:
+            response.headers[name] = value
+        return self.finish(response)
+
+    def timed_out(self, where: Flow | MountCall, timeout: float) -> Response:
+        """The 504 for a request whose response did not start within ``timeout``; logged
+        with the route file that was running."""
+        if isinstance(where, MountCall):
+            file, method, path = where.mount.file, where.method, where.path
+        else:
+            target, request = where.target, where.request
+            file = target.file if isinstance(target, Step) else "?"
+            if isinstance(target, MountCall):
+                file = target.mount.file
+            method, path = request.method, request.path
+        logger.error(
+            "%s: %s %s did not answer within the %g s request timeout; the client got 504",
+            file,
+            method,
+            path,
+            timeout,
+        )
+        return self.refused(RequestTimedOut(timeout))
+
     def mount_failed(self, call: MountCall, exc: BaseException) -> Response:
         """The response for a mounted app that raised before starting its response."""
+        if isinstance(exc, RequestRefused):
+            return self.refused(exc)
         logger.error(
             "%s: mounted %s raised %s on %s %s",
             call.mount.file,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import json
 import logging
 import os
@@ -59,6 +60,12 @@ def run(
     (``port=8000``, ``workers=2``, ``origin=...``), and win over it.
     """
     config = resolve(project, mode, config_file, options)
+    if config.debug and not config.allow_remote_debug and not _loopback(config.host):
+        raise ServerError(
+            f"debug pages show tracebacks, file paths and code: they are not served on "
+            f"{config.host}; bind to 127.0.0.1, use `pagesfn serve`, or pass "
+            "--allow-remote-debug if every client of that address may see them"
+        )
     # A bad config or a port in use fails now, with its reason, rather than in every
     # process uvicorn would start; so does a broken tree, unless the server reloads: then
     # it answers with what is wrong until a change fixes it.
@@ -97,6 +104,10 @@ def run(
         access_log=False,  # pagesfn writes its own (see pagesfn.logs)
         ws="pagesfn.uvicorn_websockets:WebSocketProtocol",
         timeout_graceful_shutdown=int(config.shutdown_timeout) or None,
+        # Room for a head a little past the app's limits, which then answers 431 or 414
+        # itself; a head beyond this gets the server's own 400.
+        h11_max_incomplete_event_size=_HEAD_ROOM
+        + 2 * ((config.max_url_length or _HEAD_ROOM) + (config.max_header_size or _HEAD_ROOM)),
         log_level="info",
     )
 
@@ -237,6 +248,19 @@ def broken_tree_app(exc: PagesError) -> ASGIApp:
         await send_response(response, scope["method"], send, scope, None)
 
     return app
+
+
+#: h11's default for the size of a request head, which pagesfn only ever raises.
+_HEAD_ROOM = 16 * 1024
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to anything
 
 
 def _check_port(host: str, port: int) -> None:

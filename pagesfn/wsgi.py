@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterable, Iterable, Iterator
+import time
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
@@ -18,9 +19,11 @@ from .adapters import Lifespan, LifespanError, LifespanGroup, MountedApp, mount_
 from .adapters.environ import input_length
 from .background import LoopThread
 from .captured import capture_wsgi, environ_for, replayed_environ
+from .errors import BodyTooLarge
 from .flow import Flow
+from .limits import LimitedInput
 from .pipeline import MountCall, wire_headers
-from .types import Environ, StartResponse
+from .types import Environ, StartResponse, WSGIApp
 from .wrappers import FileBody, Request, Response, carries_body
 
 if TYPE_CHECKING:
@@ -113,14 +116,26 @@ class WSGIFace:
         self.app = app
         self.pipeline = app.pipeline
         self.executor = app.executor
+        self.limits = app.limits
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method: str = environ["REQUEST_METHOD"]
+        limits = self.limits
+        checked = limits.check_environ(environ)
+        counted: LimitedInput | None = None
+        if checked is not False:
+            if checked is not True:
+                refusal = self.pipeline.refused(checked)
+                return self._respond(refusal, method, environ, start_response)
+            assert limits.max_body_size is not None
+            environ["wsgi.input"] = counted = LimitedInput(
+                environ["wsgi.input"], limits.max_body_size
+            )
         raw, encoded = _route_path(environ)
         # Straight to a mounted app that owns its whole prefix: no request object.
         found = self.pipeline.fast_mount(raw)
         if found is not None:
-            return self._mounted(found[0], found[1], environ, start_response)
-        method: str = environ["REQUEST_METHOD"]
+            return self._mounted(found[0], found[1], environ, start_response, counted)
         port = environ.get("SERVER_PORT")
         request = Request(
             method,
@@ -137,17 +152,21 @@ class WSGIFace:
         )
         step = self.pipeline.prepare(request, self._schedule, self, environ)
         if isinstance(step, Flow):
+            if limits.request_timeout is not None:
+                step.deadline = (time.monotonic() + limits.request_timeout, limits.request_timeout)
             try:
                 response = step.run()
             except Exception as exc:
                 response = step.recover(exc)
+            if counted is not None and counted.exceeded:
+                response = self.pipeline.refused(BodyTooLarge(counted.limit))
             if step.opened:
                 for stream in step.abandoned(response.stream):
                     self._close(stream)
             request.close()
             return self._respond(response, method, environ, start_response)
         if isinstance(step, MountCall):
-            return self._mounted(step.mount, step.prefix, environ, start_response)
+            return self._mounted(step.mount, step.prefix, environ, start_response, counted)
         return self._respond(step, method, environ, start_response)
 
     def _respond(
@@ -211,16 +230,31 @@ class WSGIFace:
         return self.app.loop_thread.loop
 
     def _mounted(
-        self, mount: MountedApp, prefix: str, environ: Environ, start_response: StartResponse
+        self,
+        mount: MountedApp,
+        prefix: str,
+        environ: Environ,
+        start_response: StartResponse,
+        counted: LimitedInput | None,
     ) -> Iterable[bytes]:
         app = self.app
         try:
             if mount.lifespan is not None:
                 app.mount_lifespans.ensure_started(mount.lifespan)
             wsgi_app = mount.wsgi(app.loop_thread.get_loop, app.executor)
+            environ = mount_environ(environ, prefix)
+            if counted is not None:
+                return self._counted(wsgi_app, environ, start_response, counted)
             # A mounted WSGI app is called as is: its iterable goes straight to the server.
-            return wsgi_app(mount_environ(environ, prefix), start_response)
+            return wsgi_app(environ, start_response)
         except Exception as exc:
+            if counted is not None and counted.exceeded:
+                return self._respond(
+                    self.pipeline.refused(BodyTooLarge(counted.limit)),
+                    environ["REQUEST_METHOD"],
+                    environ,
+                    start_response,
+                )
             path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
             call = MountCall(mount, prefix, environ["REQUEST_METHOD"], path)
             response = self.pipeline.mount_failed(call, exc)
@@ -230,8 +264,50 @@ class WSGIFace:
             )
             return [response.body]
 
+    def _counted(
+        self,
+        wsgi_app: WSGIApp,
+        environ: Environ,
+        start_response: StartResponse,
+        counted: LimitedInput,
+    ) -> Iterable[bytes]:
+        """Call a mounted app whose request body is counted: once the body has passed the
+        limit, whatever the app answers (an error page, most likely) gives way to a 413."""
+        refusal = self.pipeline.refused(BodyTooLarge(counted.limit))
+        replaced = False
+
+        def refuse() -> None:
+            nonlocal replaced
+            replaced = True
+            # exc_info lets the 413 replace a start the app already made.
+            error = BodyTooLarge(counted.limit)
+            start_response(refusal.status, wire_headers(refusal), (type(error), error, None))
+
+        def starting(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
+            if not counted.exceeded:
+                return start_response(status, headers, exc_info)
+            if not replaced:
+                refuse()
+            return _discard
+
+        iterable = wsgi_app(environ, starting)
+        if not counted.exceeded:
+            return iterable
+        if not replaced:
+            refuse()
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()
+        return [refusal.body]
+
     def _schedule(self, work: Any) -> None:
         self.app.background.schedule(work, self.app.loop_thread.loop)
+
+
+def _discard(data: bytes) -> None:
+    """The ``write`` of a response replaced by a 413: what the app writes goes nowhere."""
 
 
 def _file_range(file: IO[bytes], offset: int, length: int) -> Iterator[bytes]:

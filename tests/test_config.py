@@ -657,6 +657,12 @@ def test_pages_options_without_debug_is_not_debug(tmp_path: Path) -> None:
         "kv": {},
         "functions_config": None,
         "extended_context_header": "X-Cloudbase-Context",
+        "max_body_size": 6 * 1024 * 1024,
+        "request_timeout": 30.0,
+        "max_url_length": 8192,
+        "max_header_count": 100,
+        "max_header_size": 32 * 1024,
+        "max_queue": 1000,
     }
 
 

@@ -1,0 +1,353 @@
+"""The limits of one request: its body, its time, its head, and the wait for a thread.
+
+Both faces check a request's head (URL length, header count and size, a declared
+``Content-Length``) before anything else runs. A body of unknown length (chunked) is
+counted as it is read, by :class:`LimitedReceive` on the ASGI face and
+:class:`LimitedInput` on the WSGI face; once it passes the limit nothing more is read and
+the answer is 413, whoever was reading it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from .errors import BadRequest, BodyTooLarge, Overloaded, RequestRefused
+from .types import Environ, Message, Receive, Scope
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may take; ``None`` turns a limit off."""
+
+    #: Bytes of request body: 413 past it.
+    max_body_size: int | None = 6 * MIB
+    #: Seconds until the response starts: 504 past it (a streamed body may go on).
+    request_timeout: float | None = 30.0
+    #: Bytes of path and query string, as sent: 414 past it.
+    max_url_length: int | None = 8 * KIB
+    #: Request headers: 431 past it.
+    max_header_count: int | None = 100
+    #: Bytes of all header names and values together: 431 past it.
+    max_header_size: int | None = 32 * KIB
+    #: Calls waiting for a thread of the pool (once every thread is busy): 503 past it.
+    max_queue: int | None = 1000
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        max_body_size: int | None,
+        request_timeout: float | None,
+        max_url_length: int | None,
+        max_header_count: int | None,
+        max_header_size: int | None,
+        max_queue: int | None,
+    ) -> Limits:
+        """Limits where 0 (as config files spell "no limit") is ``None``."""
+        for name, value in (
+            ("max_body_size", max_body_size),
+            ("request_timeout", request_timeout),
+            ("max_url_length", max_url_length),
+            ("max_header_count", max_header_count),
+            ("max_header_size", max_header_size),
+            ("max_queue", max_queue),
+        ):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative (0 or None: no limit)")
+        return cls(
+            max_body_size or None,
+            request_timeout or None,
+            max_url_length or None,
+            max_header_count or None,
+            max_header_size or None,
+            max_queue or None,
+        )
+
+    # -- the head of a request ------------------------------------------------------------
+
+    def check_scope(self, scope: Scope) -> RequestRefused | bool:
+        """What the head of an ASGI request breaks (a :class:`RequestRefused` to answer
+        with), or whether its body must be counted as it arrives (its length is unknown)."""
+        size = len(scope.get("raw_path") or b"") or len(scope["path"].encode("utf-8"))
+        refused = self._url(size + len(scope.get("query_string", b"")))
+        if refused is not None:
+            return refused
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if self.max_header_count is not None and len(headers) > self.max_header_count:
+            return _too_many_headers(len(headers), self.max_header_count)
+        total = 0
+        declared: bytes | None = None
+        chunked = False
+        for name, value in headers:
+            total += len(name) + len(value)
+            if name == b"content-length":
+                if declared is not None and value != declared:
+                    return BadRequest("the request has conflicting Content-Length headers")
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if self.max_header_size is not None and total > self.max_header_size:
+            return _headers_too_large(total, self.max_header_size)
+        if declared is not None:
+            return self._declared(declared)
+        # HTTP/1 requests with neither header carry no body; HTTP/2 and 3 ones may.
+        return self.max_body_size is not None and (
+            chunked or scope.get("http_version", "1.1") not in ("1.1", "1.0")
+        )
+
+    def check_environ(self, environ: Environ) -> RequestRefused | bool:
+        """:meth:`check_scope` for a WSGI request."""
+        target: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if target is None:
+            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            target = path + "?" + environ.get("QUERY_STRING", "")
+        refused = self._url(len(target))
+        if refused is not None:
+            return refused
+        count = total = 0
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                count += 1
+                total += len(key) - 5 + len(value)
+            elif key in _BARE_HEADERS:
+                count += 1
+                total += len(key) + len(value)
+        if self.max_header_count is not None and count > self.max_header_count:
+            return _too_many_headers(count, self.max_header_count)
+        if self.max_header_size is not None and total > self.max_header_size:
+            return _headers_too_large(total, self.max_header_size)
+        declared: str = environ.get("CONTENT_LENGTH") or ""
+        if declared:
+            return self._declared(declared.encode("latin-1"))
+        return self.max_body_size is not None and bool(environ.get("wsgi.input_terminated"))
+
+    def _url(self, size: int) -> RequestRefused | None:
+        if self.max_url_length is not None and size > self.max_url_length:
+            return BadRequest(
+                f"the URL is {size} bytes long, more than the limit of {self.max_url_length}",
+                414,
+            )
+        return None
+
+    def _declared(self, value: bytes) -> RequestRefused | bool:
+        if not value.isdigit():
+            return BadRequest("the request's Content-Length is not a number")
+        if self.max_body_size is not None and int(value) > self.max_body_size:
+            return BodyTooLarge(self.max_body_size)
+        return False
+
+
+#: The two headers CGI names without the ``HTTP_`` prefix.
+_BARE_HEADERS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+DEFAULT_LIMITS = Limits()
+
+
+def _too_many_headers(count: int, limit: int) -> RequestRefused:
+    return BadRequest(f"the request has {count} headers, more than the limit of {limit}", 431)
+
+
+def _headers_too_large(size: int, limit: int) -> RequestRefused:
+    return BadRequest(f"the request headers take {size} bytes, more than the limit of {limit}", 431)
+
+
+_SIZE = re.compile(r"\s*(\d+)\s*([kmg]?)(?:i?b)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "k": KIB, "m": MIB, "g": 1024 * MIB}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from ``6291456``, ``"6MB"``, ``"6 MiB"`` or ``"512k"`` (units are powers of
+    1024, as nginx and Lambda count them); raises :class:`ValueError`."""
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"a size cannot be negative: {value}")
+        return value
+    found = _SIZE.fullmatch(value)
+    if found is None:
+        raise ValueError(f"not a size: {value!r} (write 6291456, 6MB or 512KiB)")
+    return int(found[1]) * _UNITS[found[2].lower()]
+
+
+# -- bodies of unknown length ---------------------------------------------------------------
+
+
+class LimitedReceive:
+    """``receive`` counting the body: once it passes ``limit`` the app is told the client
+    has gone (``http.disconnect``), and :attr:`exceeded` tells the face to answer 413."""
+
+    __slots__ = ("_receive", "exceeded", "limit", "remaining")
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.remaining = limit
+        self.exceeded = False
+
+    async def __call__(self) -> Message:
+        if self.exceeded:
+            return _DISCONNECT
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.remaining -= len(message.get("body", b""))
+            if self.remaining < 0:
+                self.exceeded = True
+                return _DISCONNECT
+        return message
+
+
+_DISCONNECT: Message = {"type": "http.disconnect"}
+
+
+class LimitedInput:
+    """``wsgi.input`` counting the body: a read past ``limit`` raises :class:`BodyTooLarge`
+    (and so does every later one), and :attr:`exceeded` tells the face to answer 413."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream = stream
+        self.limit = limit
+        self.remaining = limit
+        self.exceeded = False
+
+    def _count(self, data: bytes) -> bytes:
+        self.remaining -= len(data)
+        if self.remaining < 0:
+            self.exceeded = True
+            raise BodyTooLarge(self.limit)
+        return data
+
+    def _check(self) -> None:
+        if self.exceeded:
+            raise BodyTooLarge(self.limit)
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check()
+        # Never more than one byte past the limit in one read.
+        wanted = self.remaining + 1 if size is None or size < 0 else min(size, self.remaining + 1)
+        if size is None or size < 0:
+            chunks: list[bytes] = []
+            while True:
+                chunk = self._count(self._stream.read(wanted))
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+                wanted = self.remaining + 1
+        return self._count(self._stream.read(wanted))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._check()
+        wanted = self.remaining + 1 if size is None or size < 0 else min(size, self.remaining + 1)
+        return self._count(self._stream.readline(wanted))
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        return list(self)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+# -- time -----------------------------------------------------------------------------------
+
+
+class Deadline:
+    """``async with Deadline(seconds):`` cancels the running task when the time is up,
+    unless :meth:`lift` was called first; the cancellation it caused leaves the block as
+    :class:`TimeoutError`. ``asyncio.timeout`` of Python 3.11, with a way to be lifted
+    that reads the same on 3.10.
+    """
+
+    __slots__ = ("_cancelling", "_handle", "_task", "delay", "fired")
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+        #: Whether the time ran out (and the task was cancelled).
+        self.fired = False
+
+    async def __aenter__(self) -> Deadline:
+        task = self._task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("Deadline must be used inside a task")
+        if sys.version_info >= (3, 11):
+            self._cancelling = task.cancelling()
+        self._handle = asyncio.get_running_loop().call_later(self.delay, self._fire)
+        return self
+
+    def _fire(self) -> None:
+        assert self._task is not None
+        self.fired = True
+        self._handle = None
+        self._task.cancel()
+
+    def lift(self) -> None:
+        """No limit from now on."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        self.lift()
+        if not self.fired:
+            return
+        ours = True
+        if sys.version_info >= (3, 11):
+            assert self._task is not None
+            # Another cancellation (the server stopping) came on top of this one.
+            ours = self._task.uncancel() <= self._cancelling
+        if ours and exc_type is asyncio.CancelledError:
+            raise TimeoutError from exc
+
+
+# -- the thread pool ------------------------------------------------------------------------
+
+
+class Pool(concurrent.futures.ThreadPoolExecutor):
+    """The thread pool sync handlers (and mounted WSGI apps, static files) run in on the
+    ASGI face, refusing work with :class:`Overloaded` once ``max_queue`` calls already wait
+    for a thread.
+
+    A thread is not killed when its request times out: it stays busy, and the slot
+    counted, until the function returns, so a pool whose threads all hang fills its queue
+    and then answers 503 at once instead of queueing without bound.
+    """
+
+    def __init__(
+        self, max_workers: int, max_queue: int | None, thread_name_prefix: str = ""
+    ) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self.max_queue = max_queue
+
+    @property
+    def queued(self) -> int:
+        """Calls submitted that no thread has taken yet."""
+        return self._work_queue.qsize()
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        if self.max_queue is not None:
+            queued = self._work_queue.qsize()
+            if queued >= self.max_queue:
+                raise Overloaded(queued)
+        return super().submit(fn, *args, **kwargs)
