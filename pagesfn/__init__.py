@@ -7,10 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BadRequest,
+    BodyTooLarge,
     HandlerLoadError,
     HandlerResultError,
     LoadError,
+    Overloaded,
     PagesError,
+    RequestRefused,
+    RequestTimedOut,
     RouteDefinitionError,
     RouteWarning,
 )
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
     from .app import Pages
     from .cloudbase import FunctionContext, HttpContext
     from .context import Context, Server
+    from .limits import Limits
     from .server import run
     from .sse import EventStream, ServerSentEvent
     from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState
@@ -34,6 +39,7 @@ _LAZY = {
     "FunctionContext": ".cloudbase",
     "HttpContext": ".cloudbase",
     "Server": ".context",
+    "Limits": ".limits",
     "run": ".server",
     "FetchEvent": ".worker",
     "add_event_listener": ".worker",
@@ -59,6 +65,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BadRequest",
+    "BodyTooLarge",
     "Context",
     "EventStream",
     "FetchEvent",
@@ -66,10 +73,14 @@ __all__ = [
     "HandlerLoadError",
     "HandlerResultError",
     "HttpContext",
+    "Limits",
     "LoadError",
+    "Overloaded",
     "Pages",
     "PagesError",
     "Request",
+    "RequestRefused",
+    "RequestTimedOut",
     "Response",
     "RouteDefinitionError",
     "RouteWarning",

@@ -16,7 +16,7 @@ from .background import BackgroundWork
 from .captured import capture_asgi, replayed_receive, scope_for
 from .errors import BodyAccessError, BodyTooLarge, ClientDisconnected
 from .flow import Flow
-from .limits import Deadline, LimitedReceive, Limits
+from .limits import LimitedReceive, Limits, Watchdog
 from .pipeline import MountCall, Pipeline, wire_headers
 from .types import Message, Receive, Scope, Send
 from .websocket import GOING_AWAY, Channel, close_all, serve_mounted
@@ -158,6 +158,8 @@ class ASGIFace:
     websockets: set[Channel]
     #: A future per streamed response being sent: resolving it ends the stream.
     streams: set[asyncio.Future[None]]
+    #: Cancels what runs past the request timeout, on the loop serving requests.
+    _watchdog_cache: Watchdog | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -204,26 +206,25 @@ class ASGIFace:
         # A mounted app, called in this frame: every await layer shows in its throughput.
         mount, prefix = found
         guard = _StartedGuard(send) if counted is None else _CountedGuard(send, counted)
-        app = mount.asgi(self.executor)
-        child = mount_scope(scope, prefix, mount.state)
-        timeout = self.limits.request_timeout
-        # The request timeout runs until the response starts: the guard lifts it then.
-        timer = guard.timer = None if timeout is None else Deadline(timeout)
+        # The request timeout runs until the response starts: the guard ends it then.
+        watchdog = guard.watchdog = self._watchdog()
+        if watchdog is not None:
+            guard.task = watchdog.watch()
         answer: Response | None = None
         try:
-            if timer is None:
-                await app(child, receive, guard)
-            else:
-                async with timer:
-                    await app(child, receive, guard)
+            await mount.asgi(self.executor)(mount_scope(scope, prefix, mount.state), receive, guard)
+        except asyncio.CancelledError:
+            if watchdog is None or not watchdog.end(guard.task):
+                raise
+            call = MountCall(mount, prefix, scope["method"], scope["path"])
+            answer = self.pipeline.timed_out(call, watchdog.timeout)
         except Exception as exc:
             if guard.started:
                 raise  # half a response is out: let the server close the connection
             call = MountCall(mount, prefix, scope["method"], scope["path"])
-            if timer is not None and timer.fired and isinstance(exc, TimeoutError):
-                answer = self.pipeline.timed_out(call, timer.delay)
-            else:
-                answer = self.pipeline.mount_failed(call, exc)
+            answer = self.pipeline.mount_failed(call, exc)
+        if watchdog is not None:
+            watchdog.end(guard.task)
         if counted is not None and counted.exceeded and not guard.started:
             answer = self.pipeline.refused(BodyTooLarge(counted.limit))
         if answer is not None:
@@ -231,17 +232,29 @@ class ASGIFace:
 
     async def _produce(self, flow: Flow) -> Response:
         """Run ``flow`` to its response, within the request timeout."""
+        watchdog = self._watchdog()
+        if watchdog is None:
+            return await _answer(flow)
+        task = watchdog.watch()
+        try:
+            response = await _answer(flow)
+        except asyncio.CancelledError:
+            if not watchdog.end(task):
+                raise
+            return self.pipeline.timed_out(flow, watchdog.timeout)
+        watchdog.end(task)
+        return response
+
+    def _watchdog(self) -> Watchdog | None:
+        """The running loop's watchdog; ``None`` without a request timeout."""
         timeout = self.limits.request_timeout
         if timeout is None:
-            return await _answer(flow)
-        timer = Deadline(timeout)
-        try:
-            async with timer:
-                return await _answer(flow)
-        except TimeoutError:
-            if not timer.fired:
-                raise
-            return self.pipeline.timed_out(flow, timeout)
+            return None
+        loop = asyncio.get_running_loop()
+        watchdog = self._watchdog_cache
+        if watchdog is None or watchdog.loop is not loop:
+            watchdog = self._watchdog_cache = Watchdog(loop, timeout)
+        return watchdog
 
     # -- what the flow asks of this face ---------------------------------------------------
 
@@ -393,20 +406,23 @@ class _StartedGuard:
     apps only ever ``await send(...)``, and this costs no extra frame per message.
     """
 
-    __slots__ = ("send", "started", "timer")
+    __slots__ = ("send", "started", "task", "watchdog")
+
+    #: The request's task, while the watchdog watches it.
+    task: asyncio.Task[Any]
 
     def __init__(self, send: Send) -> None:
         self.send = send
         self.started = False
-        #: The request timeout, lifted once the response starts.
-        self.timer: Deadline | None = None
+        #: What cancels the request at its deadline, until the response starts.
+        self.watchdog: Watchdog | None = None
 
     def __call__(self, message: Message) -> Awaitable[None]:
         # Any message at all means the response has begun: the first must be its start.
         if not self.started:
             self.started = True
-            if self.timer is not None:
-                self.timer.lift()
+            if self.watchdog is not None:
+                self.watchdog.end(self.task)
         return self.send(message)
 
 

@@ -266,57 +266,60 @@ class LimitedInput:
 # -- time -----------------------------------------------------------------------------------
 
 
-class Deadline:
-    """``async with Deadline(seconds):`` cancels the running task when the time is up,
-    unless :meth:`lift` was called first; the cancellation it caused leaves the block as
-    :class:`TimeoutError`. ``asyncio.timeout`` of Python 3.11, with a way to be lifted
-    that reads the same on 3.10.
+class Watchdog:
+    """Cancels the requests of one event loop that run past their deadline.
+
+    Every request of an app has the same timeout, so deadlines come in the order requests
+    start: a dict in insertion order, keyed by each request's task, is their queue, and
+    one timer, set for the oldest, serves them all. Watching a request costs a dict
+    insertion and deletion, not a timer of its own.
     """
 
-    __slots__ = ("_cancelling", "_handle", "_task", "delay", "fired")
+    __slots__ = ("_deadlines", "_fired", "_timer", "loop", "timeout")
 
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self._handle: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._cancelling = 0
-        #: Whether the time ran out (and the task was cancelled).
-        self.fired = False
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self._deadlines: dict[asyncio.Task[Any], float] = {}
+        self._fired: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def __aenter__(self) -> Deadline:
-        task = self._task = asyncio.current_task()
+    def watch(self) -> asyncio.Task[Any]:
+        """Watch the running task from now until :meth:`end`; returns it."""
+        task = asyncio.current_task(self.loop)
         if task is None:
-            raise RuntimeError("Deadline must be used inside a task")
+            raise RuntimeError("a request is watched from inside its task")
+        deadline = self.loop.time() + self.timeout
+        self._deadlines[task] = deadline
+        if self._timer is None:
+            self._timer = self.loop.call_at(deadline, self._check)
+        return task
+
+    def end(self, task: asyncio.Task[Any]) -> bool:
+        """Stop watching ``task`` (again is harmless); whether its deadline had passed.
+        Then the cancellation it caused is taken back, so the request can still be
+        answered, unless the task was also cancelled otherwise (the server stopping)."""
+        self._deadlines.pop(task, None)
+        if task not in self._fired:
+            return False
+        self._fired.discard(task)
         if sys.version_info >= (3, 11):
-            self._cancelling = task.cancelling()
-        self._handle = asyncio.get_running_loop().call_later(self.delay, self._fire)
-        return self
+            return task.uncancel() == 0
+        return True
 
-    def _fire(self) -> None:
-        assert self._task is not None
-        self.fired = True
-        self._handle = None
-        self._task.cancel()
-
-    def lift(self) -> None:
-        """No limit from now on."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> None:
-        self.lift()
-        if not self.fired:
-            return
-        ours = True
-        if sys.version_info >= (3, 11):
-            assert self._task is not None
-            # Another cancellation (the server stopping) came on top of this one.
-            ours = self._task.uncancel() <= self._cancelling
-        if ours and exc_type is asyncio.CancelledError:
-            raise TimeoutError from exc
+    def _check(self) -> None:
+        self._timer = None
+        now = self.loop.time()
+        expired = []
+        for task, deadline in self._deadlines.items():
+            if deadline > now:
+                self._timer = self.loop.call_at(deadline, self._check)
+                break
+            expired.append(task)
+        for task in expired:
+            del self._deadlines[task]
+            self._fired.add(task)
+            task.cancel()
 
 
 # -- the thread pool ------------------------------------------------------------------------
