@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BadRequest,
+    BodyTimedOut,
     BodyTooLarge,
     HandlerLoadError,
     HandlerResultError,
@@ -65,6 +66,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BadRequest",
+    "BodyTimedOut",
     "BodyTooLarge",
     "Context",
     "EventStream",

@@ -14,7 +14,7 @@ from werkzeug.datastructures import Headers
 from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
 from .background import BackgroundWork
 from .captured import capture_asgi, replayed_receive, scope_for
-from .errors import BodyAccessError, BodyTooLarge, ClientDisconnected
+from .errors import BodyAccessError, BodyTimedOut, BodyTooLarge, ClientDisconnected
 from .flow import Flow
 from .limits import LimitedReceive, Limits, Watchdog
 from .pipeline import MountCall, Pipeline, wire_headers
@@ -36,22 +36,29 @@ class ASGIBody:
     ``_KEEP_LIMIT`` bytes), so a generator may still read it.
     """
 
-    __slots__ = ("_complete", "_loop", "_receive", "_watch")
+    __slots__ = ("_complete", "_loop", "_receive", "_watch", "reading")
 
     # ``_complete`` (the whole body has arrived) and ``_watch`` are set only when used:
     # most requests never need them.
     _complete: bool
     _watch: _Watch
-
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
         self._loop = loop
+        #: Whether a read is waiting for the client to send more of the body.
+        self.reading = False
 
     async def aread(self) -> bytes:
         watch: _Watch | None = getattr(self, "_watch", None)
         if watch is not None:
             return await watch.body()
-        body = await read_body(self._receive)
+        self.reading = True
+        try:
+            body = await read_body(self._receive)
+        except Exception:
+            self.reading = False
+            raise  # a cancellation leaves it set: the request timed out waiting here
+        self.reading = False
         self._complete = True
         return body
 
@@ -186,7 +193,7 @@ class ASGIFace:
                 request, self._scheduler(loop), self, (scope, receive), loop
             )
             if isinstance(step, Flow):
-                response = await self._produce(step)
+                response = await self._produce(step, body)
                 if counted is not None and counted.exceeded:
                     response = self.pipeline.refused(BodyTooLarge(counted.limit))
                 try:
@@ -230,7 +237,7 @@ class ASGIFace:
         if answer is not None:
             await send_response(answer, scope["method"], send, scope, self.executor)
 
-    async def _produce(self, flow: Flow) -> Response:
+    async def _produce(self, flow: Flow, body: ASGIBody) -> Response:
         """Run ``flow`` to its response, within the request timeout."""
         watchdog = self._watchdog()
         if watchdog is None:
@@ -241,6 +248,9 @@ class ASGIFace:
         except asyncio.CancelledError:
             if not watchdog.end(task):
                 raise
+            if body.reading:
+                # The client's fault: it promised more body than it sent.
+                return self.pipeline.refused(BodyTimedOut(watchdog.timeout))
             return self.pipeline.timed_out(flow, watchdog.timeout)
         watchdog.end(task)
         return response

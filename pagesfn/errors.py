@@ -117,6 +117,21 @@ class BodyTooLarge(BadRequest):
         )
 
 
+class BodyTimedOut(BadRequest):
+    """The request timeout passed while the app waited for the rest of the request body
+    (a client that sends less than its ``Content-Length`` says, or stalls): 408."""
+
+    code = "body-timeout"
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(
+            f"the request body did not arrive within the limit of {timeout:g} s",
+            408,
+            (("Connection", "close"),),
+        )
+
+
 class RequestTimedOut(RequestRefused):
     """The request took longer than the app's ``request_timeout``: 504."""
 
