@@ -29,10 +29,11 @@ from .errors import PagesError
 from .routing import scan
 from .routing.cloudbase import functions_root, load_functions_config
 from .routing.rules import load_routes_json
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from .app import Pages
+    from .kv import KVNamespace
 
 # The parent process only reads the tree: the app and the server are built in the
 # processes uvicorn starts, which import what serving needs.
@@ -119,7 +120,10 @@ def serve_with_uvicorn(app: str, **options: Any) -> None:
     import uvicorn
 
     if not options.get("reload"):
-        uvicorn.run(app, **options)
+        if (options.get("workers") or 1) > 1:
+            _serve_with_workers(app, options)
+        else:
+            uvicorn.run(app, **options)
         return
     from uvicorn.supervisors import ChangeReload
 
@@ -130,6 +134,22 @@ def serve_with_uvicorn(app: str, **options: Any) -> None:
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):
         ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
+
+
+def _serve_with_workers(app: str, options: dict[str, Any]) -> None:
+    """``uvicorn.run(app, **options)`` with several worker processes, except that a worker
+    failing to start (a mounted app's lifespan startup failed) ends the command with the
+    start-up failure status: uvicorn's supervisor stops then, but exits 0."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(app, **options)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    with contextlib.suppress(KeyboardInterrupt):
+        supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        sys.exit(STARTUP_FAILURE)
 
 
 def resolve(
@@ -172,8 +192,44 @@ def app_from_environment() -> Any:
         # what is wrong until the next change reloads it, rather than not at all.
         logger.error("%s", exc)
         return broken_tree_app(exc)
-    _end_connections_on_exit(getattr(app, "pages", app))
+    pages = getattr(app, "pages", app)
+    _end_connections_on_exit(pages)
+    if pages.kv:
+        return _ClosingKV(app, pages)  # apps without KV need no extra call per request
     return app
+
+
+class _ClosingKV:
+    """``app``, closing the KV bindings of ``pages`` once its lifespan shutdown is over.
+
+    The server process ends right after, and on SIGTERM without running any finalizer
+    (uvicorn re-raises the signal), :meth:`Pages.close` included: closed here, the last
+    connection to a SQLite file checkpoints its WAL back into it and removes it.
+    """
+
+    def __init__(self, app: ASGIApp, pages: Pages) -> None:
+        self.app = app
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await asyncio.to_thread(_close_namespaces, list(self.pages.kv.values()))
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def _close_namespaces(namespaces: list[KVNamespace]) -> None:
+    for namespace in namespaces:
+        try:
+            namespace.close()
+        except Exception:
+            logger.exception("closing the KV namespace %r failed", namespace.name)
 
 
 def _end_connections_on_exit(pages: Pages) -> None:
