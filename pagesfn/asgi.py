@@ -42,6 +42,7 @@ class ASGIBody:
     # most requests never need them.
     _complete: bool
     _watch: _Watch
+
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
         self._loop = loop

@@ -78,7 +78,8 @@ class Limits:
         """What the head of an ASGI request breaks (a :class:`RequestRefused` to answer
         with), or whether its body must be counted as it arrives (its length is unknown)."""
         size = len(scope.get("raw_path") or b"") or len(scope["path"].encode("utf-8"))
-        refused = self._url(size + len(scope.get("query_string", b"")))
+        query: bytes = scope.get("query_string", b"")
+        refused = self._url(size + len(query) + 1 if query else size)  # "?" and the query
         if refused is not None:
             return refused
         headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -98,7 +99,10 @@ class Limits:
         if self.max_header_size is not None and total > self.max_header_size:
             return _headers_too_large(total, self.max_header_size)
         if declared is not None:
-            return self._declared(declared)
+            length = self._declared(declared)
+            # With Transfer-Encoding too, the chunks frame the body (RFC 9112 6.3): count.
+            if length is not False or not chunked:
+                return length
         # HTTP/1 requests with neither header carry no body; HTTP/2 and 3 ones may.
         return self.max_body_size is not None and (
             chunked or scope.get("http_version", "1.1") not in ("1.1", "1.0")
@@ -108,8 +112,10 @@ class Limits:
         """:meth:`check_scope` for a WSGI request."""
         target: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if target is None:
-            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            target = path + "?" + environ.get("QUERY_STRING", "")
+            target = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            query: str = environ.get("QUERY_STRING", "")
+            if query:
+                target += "?" + query
         refused = self._url(len(target))
         if refused is not None:
             return refused
@@ -126,9 +132,14 @@ class Limits:
         if self.max_header_size is not None and total > self.max_header_size:
             return _headers_too_large(total, self.max_header_size)
         declared: str = environ.get("CONTENT_LENGTH") or ""
+        chunked = "HTTP_TRANSFER_ENCODING" in environ
         if declared:
-            return self._declared(declared.encode("latin-1"))
-        return self.max_body_size is not None and bool(environ.get("wsgi.input_terminated"))
+            length = self._declared(declared.encode("latin-1"))
+            if length is not False or not chunked:
+                return length
+        return self.max_body_size is not None and (
+            chunked or bool(environ.get("wsgi.input_terminated"))
+        )
 
     def _url(self, size: int) -> RequestRefused | None:
         if self.max_url_length is not None and size > self.max_url_length:

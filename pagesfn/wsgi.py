@@ -172,7 +172,7 @@ class WSGIFace:
     def _respond(
         self, response: Response, method: str, environ: Environ, start_response: StartResponse
     ) -> Iterable[bytes]:
-        start_response(response.status, wire_headers(response))
+        start_response(response.status, pep3333_headers(response))
         stream = response.stream
         if stream is None:
             return [] if method == "HEAD" else [response.body]
@@ -260,7 +260,7 @@ class WSGIFace:
             response = self.pipeline.mount_failed(call, exc)
             # exc_info lets this replace a response the app may have started.
             start_response(
-                response.status, wire_headers(response), (type(exc), exc, exc.__traceback__)
+                response.status, pep3333_headers(response), (type(exc), exc, exc.__traceback__)
             )
             return [response.body]
 
@@ -281,7 +281,7 @@ class WSGIFace:
             replaced = True
             # exc_info lets the 413 replace a start the app already made.
             error = BodyTooLarge(counted.limit)
-            start_response(refusal.status, wire_headers(refusal), (type(error), error, None))
+            start_response(refusal.status, pep3333_headers(refusal), (type(error), error, None))
 
         def starting(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -304,6 +304,30 @@ class WSGIFace:
 
     def _schedule(self, work: Any) -> None:
         self.app.background.schedule(work, self.app.loop_thread.loop)
+
+
+#: Headers about the connection, not the response: the server's, never a WSGI app's.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+def pep3333_headers(response: Response) -> list[tuple[str, str]]:
+    """The header pairs to send, less the hop-by-hop ones PEP 3333 keeps from apps (strict
+    servers such as wsgiref refuse them): closing the connection is the server's call."""
+    headers = wire_headers(response)
+    if any(name.lower() in _HOP_BY_HOP for name, _ in headers):
+        return [(name, value) for name, value in headers if name.lower() not in _HOP_BY_HOP]
+    return headers
 
 
 def _discard(data: bytes) -> None:
