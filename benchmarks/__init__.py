@@ -18,5 +18,8 @@ twin); over-HTTP parts serve them on loopback through :mod:`benchmarks.serving`:
   against tree size;
 * ``kv``: KV bindings against raw ``sqlite3`` and redis-py doing the same work;
 * ``websocket``: echo round trips through ``on_websocket`` against a Starlette
-  ``WebSocketRoute``, both under uvicorn, the client in another process.
+  ``WebSocketRoute``, both under uvicorn, the client in another process;
+* ``load``: ``pagesfn serve`` with 1 and 2 workers under 1,000 connections of ``wrk``
+  rotating through a handler, mounted Flask and FastAPI apps, a static file and KV writes
+  and reads, every response checked, and the server's memory before and after.
 """

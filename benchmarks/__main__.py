@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import devstart, dispatch, handler, kv, mounts, static, websocket
+from . import devstart, dispatch, handler, kv, load, mounts, static, websocket
 from .report import as_json, header, machine, missed, render
 from .results import Result
 from .timing import FULL, QUICK, Settings
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Result]] = {
     "kv": kv.run,
     "static": static.run,
     "websocket": websocket.run,
+    "load": load.run,
 }
 
 

@@ -10,11 +10,13 @@ request at the measured throughput, so ``Stats.rps`` is wrk's requests per secon
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import importlib.util
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -31,6 +33,7 @@ from .timing import BenchmarkError, Stats
 _HOST = "127.0.0.1"
 _START_TIMEOUT = 30.0  # seconds a server has to answer its first request
 _STOP_TIMEOUT = 10.0  # seconds a server has to exit after SIGTERM before it is killed
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc's CPU time unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +176,11 @@ def command_line(server: Server, workdir: Path) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Running:
-    """A server :func:`start` started: its base URL and its process id."""
+    """A server :func:`start` started: its base URL, its process id and its log file."""
 
     url: str
     pid: int
+    log: Path | None = None
 
 
 @contextmanager
@@ -195,6 +199,8 @@ def start(server: Server, workdir: Path) -> Iterator[Running]:
     argv = [arg.replace("{port}", str(port)) for arg in server.argv]
     log_path = workdir / f"{re.sub(r'[^a-z0-9]+', '-', server.name.lower())}.log"
     with open(log_path, "wb") as log:
+        # A session of its own makes the server the leader of a process group, which its
+        # workers join: what outlives it is found by that group when it is stopped.
         process = subprocess.Popen(
             argv,
             cwd=workdir,
@@ -202,12 +208,14 @@ def start(server: Server, workdir: Path) -> Iterator[Running]:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+        leader = _process(process.pid)
         try:
             _wait_until_up(server.name, process, port, log_path)
-            yield Running(f"http://{_HOST}:{port}", process.pid)
+            yield Running(f"http://{_HOST}:{port}", process.pid, log_path)
         finally:
-            _stop(process)
+            _stop(process, leader)
 
 
 def check(target: Target) -> None:
@@ -287,16 +295,89 @@ def environment() -> dict[str, str]:
 
 
 def _get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    return request("GET", url, timeout=timeout)
+
+
+def request(
+    method: str, url: str, body: bytes | None = None, timeout: float = 10.0
+) -> tuple[int, bytes]:
+    """One request to ``url`` (``http://host:port/path``) on a connection of its own: its
+    status and body."""
     rest = url.removeprefix("http://")
     address, _, path = rest.partition("/")
     host, _, port = address.partition(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
-        connection.request("GET", "/" + path)
+        connection.request(method, "/" + path, body=body)
         response = connection.getresponse()
         return response.status, response.read()
     finally:
         connection.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """A process as ``/proc`` shows it; ``started`` (clock ticks after boot) tells it from a
+    later process given the same id, ``cpu`` is its user + system time so far (seconds)."""
+
+    pid: int
+    parent: int
+    group: int
+    started: int
+    cpu: float
+
+
+def processes() -> dict[int, Process]:
+    """Every process of the machine, by id; empty without ``/proc``."""
+    found: dict[int, Process] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in names:
+        if name.isdigit():
+            process = _process(int(name))
+            if process is not None:
+                found[process.pid] = process
+    return found
+
+
+def process_tree(pid: int) -> list[Process]:
+    """Process ``pid`` and all its descendants (a server's worker processes, and theirs),
+    or an empty list when it is gone or there is no ``/proc``."""
+    table = processes()
+    if pid not in table:
+        return []
+    children: dict[int, list[Process]] = {}
+    for process in table.values():
+        children.setdefault(process.parent, []).append(process)
+    tree = [table[pid]]
+    for process in tree:
+        tree += children.get(process.pid, [])
+    return tree
+
+
+def resident_kib(pid: int) -> int | None:
+    """Process ``pid``'s resident memory (``VmRSS``) in KiB, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None  # a zombie has no VmRSS line
+
+
+def _process(pid: int) -> Process | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            # The command name (field 2) may hold spaces and parentheses: split after it.
+            fields = stat.read().rpartition(")")[2].split()
+        cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+        return Process(pid, int(fields[1]), int(fields[2]), int(fields[19]), cpu)
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _wait_until_up(name: str, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
@@ -316,7 +397,10 @@ def _wait_until_up(name: str, process: subprocess.Popen[bytes], port: int, log: 
             time.sleep(0.05)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], leader: Process | None) -> None:
+    """Terminate ``process`` (killed if it does not exit in time), then kill what is left
+    of the process group it led (``leader``: it, as started), such as the workers of a
+    supervisor that crashed or was killed."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -324,6 +408,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    if leader is not None:
+        # Linux hands out no process id still in use as a group id: while one of its
+        # members lives, the group is the server's.
+        for member in processes().values():
+            if member.group == leader.pid and member.started >= leader.started:
+                with contextlib.suppress(OSError):
+                    os.kill(member.pid, signal.SIGKILL)
 
 
 def _tail(log: Path, lines: int = 30) -> str:
