@@ -725,6 +725,23 @@ def test_a_413_on_the_wsgi_face_survives_a_strict_wsgi_server(
 # -- time -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("reader", ["sync", "async"])
+def test_a_body_shorter_than_its_content_length_is_408_at_the_deadline(
+    pages: MakePages, marks: Path, uvicorn_server: UvicornServer, reader: str
+) -> None:
+    """A client that sends less body than its Content-Length promises, and waits, gets 408
+    with ``Connection: close`` at the request timeout: its fault, not a 504 of the app's."""
+    app = pages(body_tree(marks), request_timeout=TIMEOUT, env={"MARKS": str(marks)})
+    head = f"POST {READERS[reader]} HTTP/1.1\r\nHost: testserver\r\nContent-Length: 100\r\n\r\n"
+    with uvicorn_server(app) as url:
+        received, took = raw_exchange(url, head.encode() + b"abc")
+    assert status_of(received) == 408
+    assert b"connection: close" in received.lower()
+    assert b"did not arrive within the limit" in received
+    assert took < 3
+    assert (marks / reader).exists()  # the handler ran and waited for the body
+
+
 @pytest.fixture
 def timed(serve: Serve, marks: Path) -> Any:
     return serve(time_tree(marks), request_timeout=TIMEOUT, env={"MARKS": str(marks)})
