@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.exceptions import HTTPException
+
 from .adapters import MountedApp
 from .context import ContextSettings
 from .debug import error_page, not_found_page
@@ -231,6 +233,10 @@ class Pipeline:
             return self.refused(exc)
         failed = flow.failed_in
         file, name = (failed[1], failed[2]) if failed and failed[0] is exc else ("?", "?")
+        if isinstance(exc, HTTPException) and exc.code is not None:
+            if exc.code >= 500:
+                logger.error("%s: handler `%s` raised %s (request %s)", file, name, exc, flow.uuid)
+            return self.finish(_http_exception(exc))
         request = flow.request
         if isinstance(exc, HandlerResultError):
             logger.error("%s: handler `%s` %s (request %s)", file, name, exc, flow.uuid)
@@ -409,6 +415,17 @@ def _check_headers(response: Response) -> None:
 _NOTHING = NoMatch(frozenset())
 _STATIC_METHODS = frozenset({"GET", "HEAD"})
 _WEBSOCKET_ONLY = frozenset({WEBSOCKET})
+
+
+def _http_exception(exc: HTTPException) -> Response:
+    """werkzeug's ``HTTPException`` (``abort(404)``, a missing ``request.form["x"]``) as
+    Flask answers it: its status, its description as plain text, its headers (``Allow``)."""
+    assert exc.code is not None
+    response = _plain(exc.code, exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _plain(status: int, text: str) -> Response:

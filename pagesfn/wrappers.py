@@ -295,6 +295,8 @@ class Request(_SansIORequest):
             return _json.loads(data)
         except ValueError as exc:
             raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("the request body's JSON is nested too deeply") from None
 
     def _parse_form(self) -> None:
         data = self.get_data()
@@ -322,7 +324,11 @@ def _json_default(value: Any) -> Any:
 
 def dump_json(obj: Any) -> bytes:
     text = _json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-    return text.encode()
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (which JSON may carry, escaped, from a client): escape it again.
+        return _json.dumps(obj, separators=(",", ":"), default=_json_default).encode()
 
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -19,7 +19,7 @@ from .adapters import Lifespan, LifespanError, LifespanGroup, MountedApp, mount_
 from .adapters.environ import input_length
 from .background import LoopThread
 from .captured import capture_wsgi, environ_for, replayed_environ
-from .errors import BodyTooLarge
+from .errors import BodyTooLarge, ClientDisconnected
 from .flow import Flow
 from .limits import LimitedInput
 from .pipeline import MountCall, wire_headers
@@ -423,6 +423,9 @@ def _input_chunks(environ: Environ) -> Iterator[bytes]:
     while remaining is None or remaining > 0:
         chunk = stream.read(_CHUNK if remaining is None else min(remaining, _CHUNK))
         if not chunk:
+            if remaining:
+                # The stream ended short of its Content-Length: the client went away.
+                raise ClientDisconnected("the client sent less body than its Content-Length")
             return
         if remaining is not None:
             remaining -= len(chunk)
