@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import Headers
 
 from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
-from .background import BackgroundWork
+from .background import BackgroundWork, as_coroutine
 from .captured import capture_asgi, replayed_receive, scope_for
 from .errors import BodyAccessError, BodyTimedOut, BodyTooLarge, ClientDisconnected
 from .flow import Flow
@@ -202,7 +202,7 @@ class ASGIFace:
                         for stream in step.abandoned(response.stream):
                             await close_stream(stream)
                     await send_response(
-                        response, method, send, scope, self.executor, body, self.streams
+                        response, method, send, scope, self.executor, body, self.streams, step.file
                     )
                 finally:
                     request.close()
@@ -461,6 +461,7 @@ async def send_response(
     executor: concurrent.futures.Executor | None,
     body: ASGIBody | None = None,
     streams: set[asyncio.Future[None]] | None = None,
+    file: str | None = None,
 ) -> None:
     """Send ``response``; a streamed body is sent as it is produced, a file by name when
     the server supports ``http.response.pathsend``. Files and sync iterables are read in
@@ -504,7 +505,9 @@ async def send_response(
         chunks = aiter(stream)
     else:
         chunks = _thread_chunks(stream, executor)
-    sending = _send_chunks(chunks, send, method, scope)
+    where = f"{method} {scope.get('path', '?')}"
+    # SystemExit out of a body would stop the server's loop: it becomes an error.
+    sending = as_coroutine(_send_chunks(chunks, send, f"{file}: {where}" if file else where))
     # A mounted app's body comes with an app that reads ``receive`` itself.
     watching = body is not None and not getattr(stream, "reads_receive", False)
     disconnect = body.disconnect() if watching and body is not None else None
@@ -521,8 +524,9 @@ async def send_response(
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _send_chunks(chunks: AsyncIterator[bytes], send: Send, method: str, scope: Scope) -> bool:
-    """Send ``chunks`` as they come, then close them; False when the client has gone."""
+async def _send_chunks(chunks: AsyncIterator[bytes], send: Send, where: str) -> bool:
+    """Send ``chunks`` as they come, then close them; False when the client has gone. A
+    failure is logged with ``where`` (the route file, the method and path)."""
     try:
         while True:
             try:
@@ -530,13 +534,7 @@ async def _send_chunks(chunks: AsyncIterator[bytes], send: Send, method: str, sc
             except StopAsyncIteration:
                 return True
             except Exception as exc:
-                logger.error(
-                    "%s %s: the streamed response body raised %s; the response is cut short",
-                    method,
-                    scope.get("path", "?"),
-                    type(exc).__name__,
-                    exc_info=exc,
-                )
+                log_stream_failure(exc, where)
                 raise
             if chunk:
                 try:
@@ -575,6 +573,15 @@ async def _until_disconnect(
         # Stopped by the app: the response ends as if the body had.
         return stop is not None and stop.done() and (watcher is None or watcher.cancelled())
     return sender.result()
+
+
+def log_stream_failure(exc: Exception, where: str) -> None:
+    logger.error(
+        "%s: the streamed response body raised %s; the response is cut short",
+        where,
+        type(exc).__name__,
+        exc_info=exc,
+    )
 
 
 async def close_stream(stream: object) -> None:

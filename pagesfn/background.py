@@ -44,7 +44,15 @@ class LoopThread:
         def run() -> None:
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
-            loop.run_forever()
+            while True:
+                try:
+                    loop.run_forever()
+                    return  # stopped by close()
+                except (SystemExit, KeyboardInterrupt) as exc:
+                    # asyncio lets these out of a task and out of the loop with them; no
+                    # signal reaches this thread, so code raised it, and the loop serves
+                    # every request: it runs on (the task has ended with the exception).
+                    logger.error("%s raised in a task; the loop runs on", type(exc).__name__)
 
         thread = threading.Thread(target=run, name=self._name, daemon=True)
         thread.start()
@@ -81,8 +89,21 @@ class LoopThread:
 
 
 async def as_coroutine(awaitable: Awaitable[T]) -> T:
-    """``awaitable`` as a coroutine, the form ``run_coroutine_threadsafe`` takes."""
-    return await awaitable
+    """``awaitable`` as a coroutine, the form ``run_coroutine_threadsafe`` takes.
+
+    ``SystemExit`` (``sys.exit()``, argparse and click exit with it) becomes a
+    ``RuntimeError``: raised out of a task, asyncio would stop the loop with it, and so
+    the server whose loop it is, for every request.
+    """
+    try:
+        return await awaitable
+    except SystemExit as exc:
+        raise exit_error(exc) from exc
+
+
+def exit_error(exc: SystemExit) -> RuntimeError:
+    """What a ``SystemExit`` raised by app code becomes: an error of that request alone."""
+    return RuntimeError(f"SystemExit({exc.code!r}): sys.exit() does not stop a server")
 
 
 async def _finish_tasks(timeout: float | None) -> None:
@@ -110,7 +131,7 @@ class BackgroundWork:
             future = asyncio.run_coroutine_threadsafe(as_coroutine(work), loop)
         elif iscoroutinefunction(work):
             coroutine: Coroutine[Any, Any, Any] = work()
-            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+            future = asyncio.run_coroutine_threadsafe(as_coroutine(coroutine), loop)
         elif callable(work):
             future = self._executor.submit(work)
         else:

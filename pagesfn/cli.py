@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -266,8 +269,30 @@ def _serve(project: Path, mode: str, config_file: Path | None, options: dict[str
 
     if options.get("env_files") == ():
         options["env_files"] = None  # not given: keep the file's or the default
-    with _startup():
-        run(project, mode=mode, config_file=config_file, **options)
+    status = 0
+    try:
+        with _startup():
+            run(project, mode=mode, config_file=config_file, **options)
+    except KeyboardInterrupt:
+        status = 130  # Ctrl-C, once the server has shut down
+    _leave(status)
+
+
+def _leave(status: int) -> None:
+    """End the command once the server has stopped.
+
+    Requests in flight and ``wait_until`` work had their ``shutdown_timeout``; a sync
+    handler still running in a pool thread past it would keep the interpreter waiting at
+    exit (it joins those threads) for as long as the handler runs. The process ends now.
+    """
+    main = threading.main_thread()
+    if any(not thread.daemon and thread is not main for thread in threading.enumerate()):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    if status:
+        sys.exit(status)
 
 
 def _pages(project: Path, config_file: Path | None, overrides: dict[str, Any]) -> Pages:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import TracebackType
+from typing import TypeVar
+
+E = TypeVar("E", bound=BaseException)
 
 
 class PagesError(Exception):
@@ -172,3 +176,12 @@ class BodyAccessError(PagesError):
 
 class RouteWarning(UserWarning):
     """A route file that is skipped but not fatal (for example, it exports no handler)."""
+
+
+def kept(exc: E) -> tuple[E, TracebackType | None]:
+    """A caught error to raise again for every later call (a module that failed to load):
+    with its traceback less the frame that caught it, ``raise exc.with_traceback(tb)``
+    from that frame gives the same traceback each time, where raising ``exc`` itself would
+    add every raise's frames to it, and keep them alive."""
+    tb = exc.__traceback__
+    return exc, None if tb is None else tb.tb_next

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .background import as_coroutine
+from .background import as_coroutine, exit_error
 from .context import Context, request_id
 from .errors import RequestTimedOut
 from .loader import Handler
@@ -122,6 +122,15 @@ class Flow:
         if value is None:
             value = self._uuid = request_id(self.request)
         return value
+
+    @property
+    def file(self) -> str | None:
+        """The route file answering the request (a handler's, or a mounted app's)."""
+        target = self.target
+        if type(target) is Step:
+            return target.file
+        mount = getattr(target, "mount", None)  # a MountCall
+        return None if mount is None else str(mount.file)
 
     def next(
         self, index: int, target: str | Request | None, from_async: bool, current: Request
@@ -228,6 +237,11 @@ class Flow:
         except Exception as exc:
             self._note_failure(exc, step.file, handler.name)
             raise
+        except SystemExit as exc:
+            # Out of the request's task, it would stop the server's loop.
+            error = exit_error(exc)
+            self._note_failure(error, step.file, handler.name)
+            raise error from exc
 
     async def _amount(self, call: MountCall, request: Request) -> Response:
         try:

@@ -13,12 +13,13 @@ import threading
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 
 from .adapters import Declared, DetectionError, MountedApp
-from .errors import HandlerLoadError
+from .errors import HandlerLoadError, kept
 from .routing import ANY, Route, RouteKind
 from .worker import collecting_listeners, fetch_handler
 
@@ -117,7 +118,8 @@ class ModuleLoader:
         self.package = f"_pagesfn_routes_{next(_package_ids)}"
         self._lock = threading.RLock()
         self._endpoints: dict[str, Any] = {}
-        self._failures: dict[str, HandlerLoadError] = {}
+        # Each failure as :func:`kept` keeps it, to raise again.
+        self._failures: dict[str, tuple[HandlerLoadError, TracebackType | None]] = {}
         self._names: dict[str, str] = {}  # module name -> file, to keep names unique
         self._modules: dict[str, types.ModuleType] = {}  # file -> its module, imported once
         self._register_package(self.package, self.root)
@@ -152,11 +154,11 @@ class ModuleLoader:
                 return found
             failure = self._failures.get(file)
             if failure is not None:
-                raise failure
+                raise failure[0].with_traceback(failure[1])
             try:
                 found = load()
             except HandlerLoadError as exc:
-                self._failures[file] = exc
+                self._failures[file] = kept(exc)
                 raise
             self._endpoints[file] = found
             return found

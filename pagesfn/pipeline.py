@@ -302,11 +302,8 @@ class Pipeline:
         if isinstance(where, MountCall):
             file, method, path = where.mount.file, where.method, where.path
         else:
-            target, request = where.target, where.request
-            file = target.file if isinstance(target, Step) else "?"
-            if isinstance(target, MountCall):
-                file = target.mount.file
-            method, path = request.method, request.path
+            file = where.file or "?"
+            method, path = where.request.method, where.request.path
         logger.error(
             "%s: %s %s did not answer within the %g s request timeout; the client got 504",
             file,

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
+from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
@@ -17,9 +18,10 @@ from werkzeug.datastructures import EnvironHeaders
 
 from .adapters import Lifespan, LifespanError, LifespanGroup, MountedApp, mount_environ
 from .adapters.environ import input_length
+from .asgi import log_stream_failure
 from .background import LoopThread
 from .captured import capture_wsgi, environ_for, replayed_environ
-from .errors import BodyTooLarge, ClientDisconnected
+from .errors import BodyTooLarge, ClientDisconnected, kept
 from .flow import Flow
 from .limits import LimitedInput
 from .pipeline import MountCall, wire_headers
@@ -83,7 +85,8 @@ class MountLifespans:
         self._loop_thread = loop_thread
         self._lock = threading.Lock()
         self._started: list[Lifespan] = []
-        self._failed: dict[int, LifespanError] = {}
+        # Each failure as :func:`kept` keeps it, to raise again.
+        self._failed: dict[int, tuple[LifespanError, TracebackType | None]] = {}
 
     def ensure_started(self, lifespan: Lifespan) -> None:
         """Start ``lifespan`` unless done; re-raises its startup failure every time."""
@@ -92,13 +95,13 @@ class MountLifespans:
         with self._lock:
             failure = self._failed.get(id(lifespan))
             if failure is not None:
-                raise failure
+                raise failure[0].with_traceback(failure[1])
             if lifespan in self._started:
                 return
             try:
                 self._loop_thread.run(lifespan.startup())
             except LifespanError as exc:
-                self._failed[id(lifespan)] = exc
+                self._failed[id(lifespan)] = kept(exc)
                 raise
             self._started.append(lifespan)
 
@@ -164,13 +167,18 @@ class WSGIFace:
                 for stream in step.abandoned(response.stream):
                     self._close(stream)
             request.close()
-            return self._respond(response, method, environ, start_response)
+            return self._respond(response, method, environ, start_response, step.file)
         if isinstance(step, MountCall):
             return self._mounted(step.mount, step.prefix, environ, start_response, counted)
         return self._respond(step, method, environ, start_response)
 
     def _respond(
-        self, response: Response, method: str, environ: Environ, start_response: StartResponse
+        self,
+        response: Response,
+        method: str,
+        environ: Environ,
+        start_response: StartResponse,
+        file: str | None = None,
     ) -> Iterable[bytes]:
         start_response(response.status, pep3333_headers(response))
         stream = response.stream
@@ -180,13 +188,15 @@ class WSGIFace:
             self._close(stream)
             return []
         if isinstance(stream, FileBody):
-            file = open(stream.path, "rb")  # noqa: SIM115 - the server closes it
+            opened = open(stream.path, "rb")  # noqa: SIM115 - the server closes it
             wrapper = environ.get("wsgi.file_wrapper")
             if stream.whole and wrapper is not None:
                 # The server's own type, returned as is: gunicorn then uses sendfile().
-                return wrapper(file, _CHUNK)  # type: ignore[no-any-return]
-            return _file_range(file, stream.offset, stream.length)
-        where = (method, environ.get("PATH_INFO", ""))
+                return wrapper(opened, _CHUNK)  # type: ignore[no-any-return]
+            return _file_range(opened, stream.offset, stream.length)
+        where = f"{method} {environ.get('PATH_INFO', '')}"
+        if file:
+            where = f"{file}: {where}"
         if isinstance(stream, AsyncIterable):
             return _LoopChunks(stream, self.app.loop_thread, where)
         # The server writes each chunk as it comes, and its close() closes the stream.
@@ -354,7 +364,7 @@ class _ServerChunks:
 
     __slots__ = ("_iterator", "_stream", "_where")
 
-    def __init__(self, stream: Iterable[bytes], where: tuple[str, str]) -> None:
+    def __init__(self, stream: Iterable[bytes], where: str) -> None:
         self._stream = stream
         self._iterator = iter(stream)
         self._where = where
@@ -368,7 +378,7 @@ class _ServerChunks:
         except StopIteration:
             raise
         except Exception as exc:
-            _log_failure(exc, self._where)
+            log_stream_failure(exc, self._where)
             raise
 
     def close(self) -> None:
@@ -383,9 +393,7 @@ class _LoopChunks:
 
     __slots__ = ("_iterator", "_loop_thread", "_where")
 
-    def __init__(
-        self, stream: AsyncIterable[bytes], loop_thread: LoopThread, where: tuple[str, str]
-    ) -> None:
+    def __init__(self, stream: AsyncIterable[bytes], loop_thread: LoopThread, where: str) -> None:
         self._iterator = aiter(stream)
         self._loop_thread = loop_thread
         self._where = where
@@ -399,22 +407,13 @@ class _LoopChunks:
         except StopAsyncIteration:
             raise StopIteration from None
         except Exception as exc:
-            _log_failure(exc, self._where)
+            log_stream_failure(exc, self._where)
             raise
 
     def close(self) -> None:
         aclose = getattr(self._iterator, "aclose", None)
         if aclose is not None:
             self._loop_thread.run(aclose())
-
-
-def _log_failure(exc: Exception, where: tuple[str, str]) -> None:
-    logger.error(
-        "%s %s: the streamed response body raised %s; the response is cut short",
-        *where,
-        type(exc).__name__,
-        exc_info=exc,
-    )
 
 
 def _input_chunks(environ: Environ) -> Iterator[bytes]:
