@@ -194,7 +194,20 @@ class ASGIFace:
                 request, self._scheduler(loop), self, (scope, receive), loop
             )
             if isinstance(step, Flow):
-                response = await self._produce(step, body)
+                # Run in this frame, as the mounted app below, within the request timeout.
+                watchdog = self._watchdog(loop)
+                task = None if watchdog is None else watchdog.watch()
+                try:
+                    try:
+                        response = await step.arun()
+                    except Exception as exc:
+                        response = await step.arecover(exc)
+                except asyncio.CancelledError:
+                    if watchdog is None or task is None or not watchdog.end(task):
+                        raise
+                    response = self._late(step, body, watchdog.timeout)
+                if watchdog is not None and task is not None:
+                    watchdog.end(task)
                 if counted is not None and counted.exceeded:
                     response = self.pipeline.refused(BodyTooLarge(counted.limit))
                 try:
@@ -215,7 +228,7 @@ class ASGIFace:
         mount, prefix = found
         guard = _StartedGuard(send) if counted is None else _CountedGuard(send, counted)
         # The request timeout runs until the response starts: the guard ends it then.
-        watchdog = guard.watchdog = self._watchdog()
+        watchdog = guard.watchdog = self._watchdog(asyncio.get_running_loop())
         if watchdog is not None:
             guard.task = watchdog.watch()
         answer: Response | None = None
@@ -238,30 +251,18 @@ class ASGIFace:
         if answer is not None:
             await send_response(answer, scope["method"], send, scope, self.executor)
 
-    async def _produce(self, flow: Flow, body: ASGIBody) -> Response:
-        """Run ``flow`` to its response, within the request timeout."""
-        watchdog = self._watchdog()
-        if watchdog is None:
-            return await _answer(flow)
-        task = watchdog.watch()
-        try:
-            response = await _answer(flow)
-        except asyncio.CancelledError:
-            if not watchdog.end(task):
-                raise
-            if body.reading:
-                # The client's fault: it promised more body than it sent.
-                return self.pipeline.refused(BodyTimedOut(watchdog.timeout))
-            return self.pipeline.timed_out(flow, watchdog.timeout)
-        watchdog.end(task)
-        return response
+    def _late(self, flow: Flow, body: ASGIBody, timeout: float) -> Response:
+        """The answer to a request the watchdog cancelled: 408 if it was waiting for the
+        client to send the rest of the body (the client's fault), else 504."""
+        if body.reading:
+            return self.pipeline.refused(BodyTimedOut(timeout))
+        return self.pipeline.timed_out(flow, timeout)
 
-    def _watchdog(self) -> Watchdog | None:
-        """The running loop's watchdog; ``None`` without a request timeout."""
+    def _watchdog(self, loop: asyncio.AbstractEventLoop) -> Watchdog | None:
+        """The watchdog of ``loop`` (the running one); ``None`` without a request timeout."""
         timeout = self.limits.request_timeout
         if timeout is None:
             return None
-        loop = asyncio.get_running_loop()
         watchdog = self._watchdog_cache
         if watchdog is None or watchdog.loop is not loop:
             watchdog = self._watchdog_cache = Watchdog(loop, timeout)
@@ -336,7 +337,10 @@ class ASGIFace:
             request.websocket = True
             step = self.pipeline.prepare(request, self._scheduler(loop), self, channel, loop)
             if isinstance(step, Flow):
-                response = await _answer(step)
+                try:
+                    response = await step.arun()
+                except Exception as exc:
+                    response = await step.arecover(exc)
                 if step.opened:
                     for stream in step.abandoned(None):
                         await close_stream(stream)
@@ -382,13 +386,6 @@ class ASGIFace:
                     await namespace.disconnect()  # what this loop opened goes with it
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-async def _answer(flow: Flow) -> Response:
-    try:
-        return await flow.arun()
-    except Exception as exc:
-        return await flow.arecover(exc)
 
 
 def _scope_request(
