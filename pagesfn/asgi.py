@@ -14,7 +14,7 @@ from werkzeug.datastructures import Headers
 from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
 from .background import BackgroundWork, as_coroutine
 from .captured import capture_asgi, replayed_receive, scope_for
-from .errors import BodyAccessError, BodyTimedOut, BodyTooLarge, ClientDisconnected
+from .errors import BodyAccessError, BodyTimedOut, ClientDisconnected
 from .flow import Flow
 from .limits import LimitedReceive, Limits, Watchdog
 from .pipeline import MountCall, Pipeline, wire_headers
@@ -168,6 +168,11 @@ class ASGIFace:
     streams: set[asyncio.Future[None]]
     #: Cancels what runs past the request timeout, on the loop serving requests.
     _watchdog_cache: Watchdog | None = None
+    #: Release everything (:meth:`~pagesfn.Pages.close`) once the lifespan has shut down,
+    #: for a server whose process ends then (``pagesfn serve``); otherwise the app stays
+    #: usable for another lifespan.
+    close_at_shutdown = False
+    close: Callable[[], None]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -209,7 +214,7 @@ class ASGIFace:
                 if watchdog is not None and task is not None:
                     watchdog.end(task)
                 if counted is not None and counted.exceeded:
-                    response = self.pipeline.refused(BodyTooLarge(counted.limit))
+                    response = self.pipeline.refused(counted.refusal())
                 try:
                     if step.opened:
                         for stream in step.abandoned(response.stream):
@@ -247,7 +252,7 @@ class ASGIFace:
         if watchdog is not None:
             watchdog.end(guard.task)
         if counted is not None and counted.exceeded and not guard.started:
-            answer = self.pipeline.refused(BodyTooLarge(counted.limit))
+            answer = self.pipeline.refused(counted.refusal())
         if answer is not None:
             await send_response(answer, scope["method"], send, scope, self.executor)
 
@@ -384,6 +389,8 @@ class ASGIFace:
                     await self.pipeline.origin.aclose()
                 for namespace in self.kv.values():
                     await namespace.disconnect()  # what this loop opened goes with it
+                if self.close_at_shutdown:
+                    await asyncio.to_thread(self.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

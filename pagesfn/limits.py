@@ -3,8 +3,8 @@
 Both faces check a request's head (URL length, header count and size, a declared
 ``Content-Length``) before anything else runs. A body of unknown length (chunked) is
 counted as it is read, by :class:`LimitedReceive` on the ASGI face and
-:class:`LimitedInput` on the WSGI face; once it passes the limit nothing more is read and
-the answer is 413, whoever was reading it.
+:class:`LimitedInput` on the WSGI face (both a :class:`BodyCounter`); once it passes the
+limit nothing more is read and the answer is 413, whoever was reading it.
 """
 
 from __future__ import annotations
@@ -191,81 +191,87 @@ def parse_size(value: int | str) -> int:
 # -- bodies of unknown length ---------------------------------------------------------------
 
 
-class LimitedReceive:
-    """``receive`` counting the body: once it passes ``limit`` the app is told the client
-    has gone (``http.disconnect``), and :attr:`exceeded` tells the face to answer 413."""
+class BodyCounter:
+    """What a body of unknown length has left under the limit. Once it is past, nothing
+    more is read and :attr:`exceeded` tells the face to answer :meth:`refusal` (413)."""
 
-    __slots__ = ("_receive", "exceeded", "limit", "remaining")
+    __slots__ = ("exceeded", "limit", "remaining")
 
-    def __init__(self, receive: Receive, limit: int) -> None:
-        self._receive = receive
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self.remaining = limit
         self.exceeded = False
+
+    def count(self, size: int) -> bool:
+        """Count ``size`` more bytes; whether the body is still within the limit."""
+        self.remaining -= size
+        if self.remaining < 0:
+            self.exceeded = True
+        return not self.exceeded
+
+    def refusal(self) -> BodyTooLarge:
+        return BodyTooLarge(self.limit)
+
+
+class LimitedReceive(BodyCounter):
+    """``receive`` counting the body: once it passes the limit the app is told the client
+    has gone (``http.disconnect``)."""
+
+    __slots__ = ("_receive",)
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        super().__init__(limit)
+        self._receive = receive
 
     async def __call__(self) -> Message:
         if self.exceeded:
             return _DISCONNECT
         message = await self._receive()
-        if message["type"] == "http.request":
-            self.remaining -= len(message.get("body", b""))
-            if self.remaining < 0:
-                self.exceeded = True
-                return _DISCONNECT
+        if message["type"] == "http.request" and not self.count(len(message.get("body", b""))):
+            return _DISCONNECT
         return message
 
 
 _DISCONNECT: Message = {"type": "http.disconnect"}
 
 
-class LimitedInput:
-    """``wsgi.input`` counting the body: a read past ``limit`` raises :class:`BodyTooLarge`
-    (and so does every later one), and :attr:`exceeded` tells the face to answer 413."""
+class LimitedInput(BodyCounter):
+    """``wsgi.input`` counting the body: a read past the limit raises
+    :class:`BodyTooLarge`, and so does every later one."""
+
+    __slots__ = ("_stream",)
 
     def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(limit)
         self._stream = stream
-        self.limit = limit
-        self.remaining = limit
-        self.exceeded = False
 
-    def _count(self, data: bytes) -> bytes:
-        self.remaining -= len(data)
-        if self.remaining < 0:
-            self.exceeded = True
-            raise BodyTooLarge(self.limit)
+    def _counted(self, data: bytes) -> bytes:
+        if not self.count(len(data)):
+            raise self.refusal()
         return data
 
-    def _check(self) -> None:
+    def _wanted(self, size: int | None) -> int:
+        # Never more than one byte past the limit in one read.
         if self.exceeded:
-            raise BodyTooLarge(self.limit)
+            raise self.refusal()
+        return self.remaining + 1 if size is None or size < 0 else min(size, self.remaining + 1)
 
     def read(self, size: int | None = -1) -> bytes:
-        self._check()
-        # Never more than one byte past the limit in one read.
-        wanted = self.remaining + 1 if size is None or size < 0 else min(size, self.remaining + 1)
-        if size is None or size < 0:
-            chunks: list[bytes] = []
-            while True:
-                chunk = self._count(self._stream.read(wanted))
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
-                wanted = self.remaining + 1
-        return self._count(self._stream.read(wanted))
+        if size is not None and size >= 0:
+            return self._counted(self._stream.read(self._wanted(size)))
+        chunks: list[bytes] = []
+        while chunk := self._counted(self._stream.read(self._wanted(None))):
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def readline(self, size: int | None = -1) -> bytes:
-        self._check()
-        wanted = self.remaining + 1 if size is None or size < 0 else min(size, self.remaining + 1)
-        return self._count(self._stream.readline(wanted))
+        return self._counted(self._stream.readline(self._wanted(size)))
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
         return list(self)
 
     def __iter__(self) -> Iterator[bytes]:
-        while True:
-            line = self.readline()
-            if not line:
-                return
+        while line := self.readline():
             yield line
 
     def close(self) -> None:
@@ -361,7 +367,7 @@ class Pool(concurrent.futures.ThreadPoolExecutor):
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[Any]:
         if self.max_queue is not None:
-            queued = self._work_queue.qsize()
+            queued = self.queued
             if queued >= self.max_queue:
                 raise Overloaded(queued)
         return super().submit(fn, *args, **kwargs)

@@ -29,11 +29,10 @@ from .errors import PagesError
 from .routing import scan
 from .routing.cloudbase import functions_root, load_functions_config
 from .routing.rules import load_routes_json
-from .types import ASGIApp, Message, Receive, Scope, Send
+from .types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from .app import Pages
-    from .kv import KVNamespace
 
 # The parent process only reads the tree: the app and the server are built in the
 # processes uvicorn starts, which import what serving needs.
@@ -194,42 +193,11 @@ def app_from_environment() -> Any:
         return broken_tree_app(exc)
     pages = getattr(app, "pages", app)
     _end_connections_on_exit(pages)
-    if pages.kv:
-        return _ClosingKV(app, pages)  # apps without KV need no extra call per request
+    # The process ends right after the lifespan shutdown, on SIGTERM without running any
+    # finalizer (uvicorn re-raises the signal): the app releases what it holds then (the
+    # last connection to a SQLite KV file checkpoints its WAL back into it).
+    pages.close_at_shutdown = True
     return app
-
-
-class _ClosingKV:
-    """``app``, closing the KV bindings of ``pages`` once its lifespan shutdown is over.
-
-    The server process ends right after, and on SIGTERM without running any finalizer
-    (uvicorn re-raises the signal), :meth:`Pages.close` included: closed here, the last
-    connection to a SQLite file checkpoints its WAL back into it and removes it.
-    """
-
-    def __init__(self, app: ASGIApp, pages: Pages) -> None:
-        self.app = app
-        self.pages = pages
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-
-        async def sending(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                await asyncio.to_thread(_close_namespaces, list(self.pages.kv.values()))
-            await send(message)
-
-        await self.app(scope, receive, sending)
-
-
-def _close_namespaces(namespaces: list[KVNamespace]) -> None:
-    for namespace in namespaces:
-        try:
-            namespace.close()
-        except Exception:
-            logger.exception("closing the KV namespace %r failed", namespace.name)
 
 
 def _end_connections_on_exit(pages: Pages) -> None:

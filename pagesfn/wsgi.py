@@ -21,7 +21,7 @@ from .adapters.environ import input_length
 from .asgi import log_stream_failure
 from .background import LoopThread
 from .captured import capture_wsgi, environ_for, replayed_environ
-from .errors import BodyTooLarge, ClientDisconnected, kept
+from .errors import ClientDisconnected, kept
 from .flow import Flow
 from .limits import LimitedInput
 from .pipeline import MountCall, wire_headers
@@ -162,7 +162,7 @@ class WSGIFace:
             except Exception as exc:
                 response = step.recover(exc)
             if counted is not None and counted.exceeded:
-                response = self.pipeline.refused(BodyTooLarge(counted.limit))
+                response = self.pipeline.refused(counted.refusal())
             if step.opened:
                 for stream in step.abandoned(response.stream):
                     self._close(stream)
@@ -260,7 +260,7 @@ class WSGIFace:
         except Exception as exc:
             if counted is not None and counted.exceeded:
                 return self._respond(
-                    self.pipeline.refused(BodyTooLarge(counted.limit)),
+                    self.pipeline.refused(counted.refusal()),
                     environ["REQUEST_METHOD"],
                     environ,
                     start_response,
@@ -283,14 +283,14 @@ class WSGIFace:
     ) -> Iterable[bytes]:
         """Call a mounted app whose request body is counted: once the body has passed the
         limit, whatever the app answers (an error page, most likely) gives way to a 413."""
-        refusal = self.pipeline.refused(BodyTooLarge(counted.limit))
+        error = counted.refusal()
+        refusal = self.pipeline.refused(error)
         replaced = False
 
         def refuse() -> None:
             nonlocal replaced
             replaced = True
             # exc_info lets the 413 replace a start the app already made.
-            error = BodyTooLarge(counted.limit)
             start_response(refusal.status, pep3333_headers(refusal), (type(error), error, None))
 
         def starting(
