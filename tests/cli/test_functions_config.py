@@ -27,8 +27,8 @@ from test_servers import (
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,
     Server,
-    command,
     environment,
+    exited,
     free_port,
     running,
     status_and_json,
@@ -458,15 +458,7 @@ def test_serve_exits_at_once_with_status_3(project: Project, tmp_path: Path, nam
     config, expected = BROKEN[name]
     root = project(files(config))
     started = time.monotonic()
-    result = subprocess.run(
-        command("serve", root, f"--port={free_port()}"),
-        cwd=tmp_path,
-        env=environment(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_TIMEOUT,
-    )
+    result = exited("serve", root, f"--port={free_port()}", cwd=tmp_path)
     assert time.monotonic() - started < 10
     assert result.returncode == 3, result.stderr
     assert result.stdout == ""

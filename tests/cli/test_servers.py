@@ -76,6 +76,19 @@ def environment() -> dict[str, str]:
     return env
 
 
+def exited(*args: str | os.PathLike[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``pagesfn ARGS`` to its end (a start-up that fails), its output captured."""
+    return subprocess.run(
+        command(*args),
+        cwd=cwd,
+        env=environment(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+    )
+
+
 @contextmanager
 def running(*args: str | os.PathLike[str], cwd: Path) -> Iterator[Server]:
     """Run ``pagesfn ARGS --port P`` until it answers HTTP; end it (and its workers) on
@@ -302,15 +315,7 @@ def test_serve_fails_at_once_on_a_broken_tree(site: Path, tmp_path: Path) -> Non
     bad.parent.mkdir()
     bad.write_text("def on_request_get(context):\n    return 'x'\n")
     started = time.monotonic()
-    result = subprocess.run(
-        command("serve", site, "--port", str(free_port())),
-        cwd=tmp_path,
-        env=environment(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_TIMEOUT,
-    )
+    result = exited("serve", site, "--port", str(free_port()), cwd=tmp_path)
     assert time.monotonic() - started < 10
     assert result.returncode == 3
     assert result.stdout == ""

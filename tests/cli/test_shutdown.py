@@ -17,11 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 from test_servers import (
-    STARTUP_TIMEOUT,
     STOP_TIMEOUT,
     Server,
-    command,
-    environment,
+    exited,
     free_port,
     running,
     wait_for,
@@ -294,15 +292,7 @@ def test_dev_refuses_a_non_loopback_host_unless_allowed(project: Project, tmp_pa
     """``pagesfn dev --host 0.0.0.0`` (debug pages on) exits with one line naming
     ``--allow-remote-debug``; with that flag it starts and serves debug pages."""
     root = project({"functions/index.py": "def on_request(context):\n    return 'up'\n"})
-    refused = subprocess.run(
-        command("dev", root, "--host", "0.0.0.0", "--port", str(free_port())),
-        cwd=tmp_path,
-        env=environment(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_TIMEOUT,
-    )
+    refused = exited("dev", root, "--host", "0.0.0.0", "--port", str(free_port()), cwd=tmp_path)
     assert refused.returncode == 3
     assert refused.stdout == ""
     [line] = refused.stderr.splitlines()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 import sys
 import threading
 import time
@@ -27,7 +26,7 @@ from pagesfn.types import Message
 
 # The real servers' helpers of the command's tests (the folder is not a package).
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
-from test_servers import STARTUP_TIMEOUT, command, environment, free_port
+from test_servers import exited, free_port
 
 SECRET = "s3cr3t-in-the-error"
 
@@ -515,15 +514,7 @@ def test_serve_exits_non_zero_naming_a_mounted_app_that_fails_to_start(
     """``pagesfn serve`` does not run on without the app: it exits with status 3 (a
     start-up failure), and its output names the app's file and its error."""
     project = tree(LIFESPAN_TREE).parent
-    result = subprocess.run(
-        command("serve", project, "--port", str(free_port()), *workers),
-        cwd=tmp_path,
-        env=environment(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_TIMEOUT,
-    )
+    result = exited("serve", project, "--port", str(free_port()), *workers, cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     assert "api/[[default]].py: lifespan startup failed" in result.stderr
     assert "RuntimeError: the database is down" in result.stderr
