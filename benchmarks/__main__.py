@@ -1,14 +1,19 @@
-"""``python -m benchmarks [--quick] [--only NAME] [--json PATH]``.
+"""``python -m benchmarks [--quick] [--only NAME] [--json PATH] [--report DIR]``.
 
-The full run exits with status 1 when a target is missed; ``--quick`` checks none.
+``--report docs`` writes the report, ``docs/benchmarks.md`` with its charts (see
+:mod:`benchmarks.document`). The full run exits with status 1 when a target is missed
+(after writing the report, which lists it); ``--quick`` checks none.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from . import devstart, dispatch, handler, kv, load, mounts, static, websocket
 from .report import as_json, header, machine, missed, render
@@ -39,7 +44,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run this benchmark only (repeatable)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument(
+        "--report",
+        metavar="DIR",
+        type=Path,
+        help="write the report: DIR/benchmarks.md, its charts and its JSON record",
+    )
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if args.report is not None:
+        # Before the run, not after it: a missing matplotlib must not waste one.
+        from . import document
+    started = time.monotonic()
 
     settings = QUICK if args.quick else FULL
     info = machine()
@@ -54,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(as_json(info, settings, results), out, indent=2)
             out.write("\n")
+    if args.report is not None:
+        command = shlex.join(["python", "-m", "benchmarks", *argv])
+        minutes = (time.monotonic() - started) / 60
+        path = document.write(args.report, info, settings, results, command, minutes)
+        print(f"\nreport written to {path}")
     if settings.quick:
         return 0
     failed = missed(results)

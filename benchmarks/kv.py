@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +41,14 @@ from pagesfn.kv import KVNamespace, sqlite_namespace
 
 from . import serving
 from .report import progress
-from .results import Figure, Ratio, Result
-from .timing import Settings
+from .results import Ratio, Result, Row
+from .timing import Settings, Stats
 
 TARGET = 0.8  # the binding's operations per second, in those of the raw client
+BINDING = "pagesfn KV binding"
 KEYS = 1_000
 BLOCK = 50  # calls timed together
+REPETITIONS = 8  # the runs of blocks a table row reports, for its median and spread
 VALUE = "x" * 100
 ENCODED = VALUE.encode()
 
@@ -59,6 +61,7 @@ class Case:
     label: str  # e.g. "SQLite get, awaited"
     binding: Op
     raw: Op
+    raw_name: str  # the raw client, e.g. "raw redis-py (asyncio)"
     awaited: bool
     #: Awaited after each repetition of an awaited case, in its loop: closes what the loop
     #: opened, as a server does at shutdown.
@@ -78,7 +81,8 @@ def run(settings: Settings) -> Result:
         stack.callback(binding.close)
         raw = _raw_sqlite(folder / "raw.sqlite3")
         stack.callback(raw.close)
-        cases += _cases("SQLite", binding, _sqlite_ops(raw), _sqlite_ops(raw, awaited=True))
+        names = ("raw sqlite3", "raw sqlite3 (on the loop)")
+        cases += _cases("SQLite", binding, _sqlite_ops(raw), _sqlite_ops(raw, awaited=True), names)
         if shutil.which("redis-server") is None:
             notes.append("Redis: skipped: redis-server is not installed")
         else:
@@ -86,24 +90,27 @@ def run(settings: Settings) -> Result:
             if pinned:
                 notes.append("redis-server pinned to one core")
             cases += _redis_cases(stack, url)
+        rows: list[Row] = []
         ratios: list[Ratio] = []
-        figures: list[Figure] = []
         for case in cases:
             progress("kv", f"{case.label}: {blocks} pairs of blocks")
             if case.awaited:
-                ours, theirs, ratio = asyncio.run(_time_awaited(case, blocks))
+                pairs = asyncio.run(_time_awaited(case, blocks))
             else:
-                ours, theirs, ratio = _time(case, blocks)
+                pairs = _time(case, blocks)
+            ours, theirs = (_stats(pairs, side) for side in (0, 1))
+            rows += [Row(case.label, BINDING, ours), Row(case.label, case.raw_name, theirs)]
+            # The median of the pairs' ratios, which a burst of noise hitting one pair
+            # cannot sway.
+            ratio = statistics.median(pair[1] / pair[0] for pair in pairs)
             ratios.append(Ratio(f"{case.label}: binding ops/s / raw ops/s", ratio, TARGET))
-            figures.append(Figure(f"{case.label}, binding", 1e6 / ours, "ops/s"))
-            figures.append(Figure(f"{case.label}, raw client", 1e6 / theirs, "ops/s"))
     return Result(
         "kv",
         "KV bindings vs raw sqlite3 and redis-py",
-        (),
+        tuple(rows),
         tuple(ratios),
-        tuple(figures),
         notes=tuple(notes),
+        unit="op",
     )
 
 
@@ -112,8 +119,11 @@ def _cases(
     namespace: KVNamespace,
     raw: Mapping[str, Op],
     raw_async: Mapping[str, Op],
+    raw_names: tuple[str, str],
     raw_finish: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Case]:
+    """The four cases of a backend; ``raw_names`` names its raw client, blocking and
+    awaited."""
     for n in range(KEYS):  # every key exists before the first get
         namespace.sync.put(f"key-{n:04d}", VALUE)
 
@@ -128,11 +138,12 @@ def _cases(
     async def aput(key: str) -> None:
         await namespace.put(key, VALUE)
 
+    blocking, awaited = raw_names
     return [
-        Case(f"{backend} put", put, raw["put"], False),
-        Case(f"{backend} put, awaited", aput, raw_async["put"], True, finish),
-        Case(f"{backend} get", namespace.sync.get, raw["get"], False),
-        Case(f"{backend} get, awaited", namespace.get, raw_async["get"], True, finish),
+        Case(f"{backend} put", put, raw["put"], blocking, False),
+        Case(f"{backend} put, awaited", aput, raw_async["put"], awaited, True, finish),
+        Case(f"{backend} get", namespace.sync.get, raw["get"], blocking, False),
+        Case(f"{backend} get, awaited", namespace.get, raw_async["get"], awaited, True, finish),
     ]
 
 
@@ -167,12 +178,13 @@ def _redis_cases(stack: ExitStack, url: str) -> list[Case]:
         "put": lambda k: async_client().set(k, VALUE),
         "get": lambda k: async_client().get(k),
     }
-    return _cases("Redis", namespace, raw, raw_async, close_async_client)
+    names = ("raw redis-py", "raw redis-py (asyncio)")
+    return _cases("Redis", namespace, raw, raw_async, names, close_async_client)
 
 
-def _time(case: Case, blocks: int) -> tuple[float, float, float]:
-    """Microseconds per call through the binding and through the raw client, and the
-    binding's throughput in the raw client's."""
+def _time(case: Case, blocks: int) -> list[list[float]]:
+    """The seconds each pair of blocks took through the binding and through the raw
+    client, in that order."""
     pairs = []
     for first, second, keys in _schedule(case, blocks):
         times = []
@@ -182,10 +194,10 @@ def _time(case: Case, blocks: int) -> tuple[float, float, float]:
                 op(key)
             times.append(time.perf_counter() - start)
         pairs.append(times if first is case.binding else times[::-1])
-    return _summary(pairs)
+    return pairs
 
 
-async def _time_awaited(case: Case, blocks: int) -> tuple[float, float, float]:
+async def _time_awaited(case: Case, blocks: int) -> list[list[float]]:
     """:func:`_time` for awaited calls, all in one event loop, as in a server."""
     await case.binding(_key(0))  # opens the loop's connections outside the timing
     await case.raw(_key(0))
@@ -200,7 +212,7 @@ async def _time_awaited(case: Case, blocks: int) -> tuple[float, float, float]:
         pairs.append(times if first is case.binding else times[::-1])
     if case.finish is not None:
         await case.finish()
-    return _summary(pairs)
+    return pairs
 
 
 def _schedule(case: Case, count: int) -> Iterator[tuple[Op, Op, list[str]]]:
@@ -218,12 +230,14 @@ def _key(n: int) -> str:
     return f"key-{n % KEYS:04d}"
 
 
-def _summary(pairs: list[list[float]]) -> tuple[float, float, float]:
-    """Median microseconds per call of each side, and the median of the pairs' ratios,
-    which a burst of noise hitting one pair cannot sway."""
-    ours = statistics.median(pair[0] for pair in pairs) / BLOCK * 1e6
-    theirs = statistics.median(pair[1] for pair in pairs) / BLOCK * 1e6
-    return ours, theirs, statistics.median(pair[1] / pair[0] for pair in pairs)
+def _stats(pairs: Sequence[Sequence[float]], side: int) -> Stats:
+    """One side's timings as :class:`Stats` of :data:`REPETITIONS` repetitions: the pairs
+    of blocks taken in that many runs of consecutive blocks (the spread of single blocks
+    of 50 calls is mostly the odd garbage collection or checkpoint that lands in one)."""
+    size = max(1, len(pairs) // REPETITIONS)
+    runs = [pairs[start : start + size] for start in range(0, len(pairs) - size + 1, size)]
+    per_call = tuple(sum(pair[side] for pair in run) / (len(run) * BLOCK) * 1e9 for run in runs)
+    return Stats(size * BLOCK, per_call)
 
 
 def _raw_sqlite(path: Path) -> sqlite3.Connection:

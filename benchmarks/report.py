@@ -100,7 +100,8 @@ def render(result: Result, settings: Settings) -> str:
         )
         previous = row.group
     if timed:
-        head = ["request", "served by", "us/req", "req/s", "spread", "calls/rep"]
+        unit = result.unit
+        head = ["request", "served by", f"us/{unit}", f"{unit}/s", "spread", "calls/rep"]
         lines += _table(head, timed, right=(2, 3, 4, 5))
     if result.ratios:
         lines.append("")

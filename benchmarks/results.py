@@ -40,6 +40,28 @@ class Figure:
 
 
 @dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a :class:`Curve`: who was measured, and its (x, y) points."""
+
+    name: str
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """A quantity measured against a parameter (routing cost against route count, ...),
+    drawn as one chart of lines; ``name`` is the chart's file name without ``.png``."""
+
+    name: str
+    title: str
+    x_label: str
+    y_label: str
+    lines: tuple[Line, ...]
+    log_x: bool = True
+    log_y: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     name: str
     title: str
@@ -47,6 +69,8 @@ class Result:
     ratios: tuple[Ratio, ...]
     figures: tuple[Figure, ...] = ()
     notes: tuple[str, ...] = ()  # printed under the tables: how a part ran, or why it did not
+    curves: tuple[Curve, ...] = ()
+    unit: str = "req"  # what a row counts: "us/req" and "req/s" in its table
 
 
 def paired(
