@@ -15,18 +15,19 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import devstart, dispatch, handler, kv, load, mounts, static, websocket
+from . import devstart, dispatch, handler, kv, load, mounts, startup, static, websocket
 from .report import as_json, header, machine, missed, render
 from .results import Result
 from .timing import FULL, QUICK, Settings
 
 BENCHMARKS: dict[str, Callable[[Settings], Result]] = {
-    "dispatch": dispatch.run,
     "handler": handler.run,
     "mounts": mounts.run,
+    "dispatch": dispatch.run,
+    "startup": startup.run,
     "devstart": devstart.run,
-    "kv": kv.run,
     "static": static.run,
+    "kv": kv.run,
     "websocket": websocket.run,
     "load": load.run,
 }

@@ -139,7 +139,10 @@ def curve(drawn: Curve, path: Path) -> None:
         ax.minorticks_off()
     if drawn.log_y:
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,g}"))
+        # Plain numbers, not powers of ten; minor ticks get labels where a decade is all.
+        plain = FuncFormatter(lambda value, _: f"{value:,g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel(drawn.x_label)
     ax.set_ylabel(drawn.y_label)
     ax.set_title(drawn.title, loc="left", fontsize=11)

@@ -1,25 +1,37 @@
-"""Per-request dispatch cost against the size of the functions tree.
+"""Routing cost against route count: the per-request cost of the full ASGI app for trees
+of 10, 100, 1,000 and 10,000 route files, against Starlette apps with the same routes.
 
-Two trees, of 10 and of 10,000 route files (``g{i // 100}/r{i}.py``, a few
-``g{k}/[id].py`` and a root ``[[rest]].py``), are served side by side and the same paths
-are requested from both through the full ASGI app. The probed static and param routes
-live in the last folder, ``g99``, and sort last in the table, so a matcher scanning
-routes in order would show up as a large ratio.
+Each tree holds static routes ``g{i // 100}/r{i}.py``, a few ``g{k}/[id].py`` and a root
+``[[rest]].py``; its Starlette peer holds one ``Route`` for each file, listed as a user
+would write them (:func:`~benchmarks.trees.written_order`: sorted, static before param,
+catch-all last), each endpoint answering what the route file answers. All the apps are
+served side by side, every case in one interleaved run. The probed static and param
+routes live in the last folder, ``g99``, and sort last in the table, so a matcher scanning
+routes in order shows up as a large ratio: Starlette's does, and its figures are its worst
+case (a route halfway down its list costs about half the scan).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
 
-from .report import progress
-from .results import Figure, Ratio, Result, Row
-from .timing import BenchmarkError, Case, Settings, measure, time_ratio
-from .trees import functions_tree, pages_app, route_source
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
-SIZES = (10, 10_000)
-QUICK_SIZES = (10, 1_000)
-TARGET = 1.2  # the large tree may cost at most this many times the small one
+from .report import progress
+from .results import Curve, Line, Ratio, Result, Row
+from .timing import BenchmarkError, Case, Settings, Stats, measure, time_ratio
+from .trees import functions_tree, pages_app, route_source, starlette_path, written_order
+
+SIZES = (10, 100, 1_000, 10_000)
+QUICK_SIZES = (10, 100, 1_000)
+TARGET = 1.2  # pagesfn with the most routes may cost at most this many times the fewest
+
+APPS = ("pagesfn", "Starlette")
 
 _LAST_GROUP = 99
 _CATCHALL = "[[rest]].py"
@@ -47,39 +59,84 @@ def layout(size: int) -> list[str]:
     return files
 
 
+def starlette_app(files: Sequence[str]) -> Starlette:
+    """The Starlette app a user would write for the route files ``files``: a ``Route`` for
+    each, in :func:`~benchmarks.trees.written_order`, answering the file's name as the
+    route file does."""
+    routes = [Route(starlette_path(file), _endpoint(file)) for file in written_order(files)]
+    return Starlette(routes=routes)
+
+
+def _endpoint(body: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return PlainTextResponse(body)
+
+    return endpoint
+
+
 def run(settings: Settings) -> Result:
     sizes = QUICK_SIZES if settings.quick else SIZES
     cases: list[Case] = []
-    figures: list[Figure] = []
+    keys: list[tuple[str, int, str]] = []  # (app, size, probe kind) of each case
     with ExitStack() as stack:
         for size in sizes:
             files = layout(size)
             progress("dispatch", f"writing and loading a tree of {size:,} routes")
             root = stack.enter_context(functions_tree({f: route_source(repr(f)) for f in files}))
-            app, built = stack.enter_context(pages_app(root))
-            if len(app.routes) != size:
-                raise BenchmarkError(f"{size:,} route files gave {len(app.routes):,} routes")
-            figures.append(Figure(f"build Pages(tree), {size:,} routes", built / 1e6, "ms"))
+            pages, _ = stack.enter_context(pages_app(root))
+            starlette = starlette_app(files)
+            for app, count in (
+                ("pagesfn", len(pages.routes)),
+                ("Starlette", len(starlette.routes)),
+            ):
+                if count != size:
+                    raise BenchmarkError(f"{size:,} route files gave {app} {count:,} routes")
             for kind, path, file in PROBES:
-                cases.append(Case(f"{kind} {path} / {size:,} routes", app, path, file.encode()))
+                for app, asgi in (("pagesfn", pages), ("Starlette", starlette)):
+                    name = f"{kind} {path} / {app}, {size:,} routes"
+                    cases.append(Case(name, asgi, path, file.encode()))
+                    keys.append((app, size, kind))
         progress("dispatch", f"timing {len(cases)} cases")
-        stats = measure(cases, settings)
+        stats = dict(zip(keys, measure(cases, settings), strict=True))
 
     rows: list[Row] = []
     ratios: list[Ratio] = []
-    small, large = sizes
-    for index, (kind, path, _) in enumerate(PROBES):
-        # Cases are ordered size by size, each with every probe.
-        of_small = stats[index]
-        of_large = stats[len(PROBES) + index]
-        rows.append(Row(f"{kind} {path}", f"{small:,} routes", of_small))
-        rows.append(Row(f"{kind} {path}", f"{large:,} routes", of_large))
+    small, large = sizes[0], sizes[-1]
+    for kind, path, _ in PROBES:
+        rows += [
+            Row(f"{kind} {path}", f"{app}, {size:,} routes", stats[app, size, kind])
+            for app in APPS
+            for size in sizes
+        ]
+        of_small, of_large = stats["pagesfn", small, kind], stats["pagesfn", large, kind]
         label = f"{kind}: time with {large:,} routes / with {small:,}"
         ratios.append(Ratio(label, time_ratio(of_large, of_small), TARGET, at_least=False))
+    for kind, _, _ in PROBES:
+        # A throughput ratio is the inverse of the time ratio.
+        ours, theirs = stats["pagesfn", large, kind], stats["Starlette", large, kind]
+        label = f"{kind}, {large:,} routes: pagesfn req/s / Starlette req/s"
+        ratios.append(Ratio(label, time_ratio(theirs, ours)))
     return Result(
         "dispatch",
-        "per-request dispatch cost vs tree size (full ASGI app)",
+        "routing cost against route count: pagesfn vs Starlette (full ASGI app)",
         tuple(rows),
         tuple(ratios),
-        tuple(figures),
+        curves=(
+            Curve(
+                "routing",
+                "Routing cost against route count",
+                "routes in the app",
+                "µs per request",
+                tuple(_line(app, kind, sizes, stats) for app in APPS for kind, _, _ in PROBES),
+                log_x=True,
+                log_y=True,
+            ),
+        ),
     )
+
+
+def _line(
+    app: str, kind: str, sizes: Sequence[int], stats: dict[tuple[str, int, str], Stats]
+) -> Line:
+    """The median microseconds per request of ``app`` answering probe ``kind``, by size."""
+    return Line(f"{app} {kind}", tuple((size, stats[app, size, kind].median_us) for size in sizes))

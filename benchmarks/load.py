@@ -415,7 +415,8 @@ def _result(plan: Plan, served: Sequence[Served], notes: list[str]) -> Result:
             round(sum(r.requests for r in server.runs) / len(server.runs)),
             tuple(1e9 / r.rps for r in server.runs),
         )
-        rows.append(Row(f"mixed, {plan.connections} connections", f"{where}", stats))
+        group = f"mixed, {plan.connections} connections"
+        rows.append(Row(group, f"pagesfn serve, {where}", stats))
         ratios += _targets(where, server)
         figures += _figures(where, server)
         notes += _server_notes(where, server)

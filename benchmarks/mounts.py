@@ -6,15 +6,18 @@ serves an instance of the same app:
 
 * Flask on the ASGI face (pagesfn's ``WSGIBridge``) against Starlette's
   ``Mount("/flask", app=a2wsgi.WSGIMiddleware(flask_app))``: both run the WSGI app in a
-  thread pool, so every request awaits a thread hop;
+  thread pool, so every request awaits a thread hop; and, without a target, against
+  ``Mount("/flask", app=asgiref.wsgi.WsgiToAsgi(flask_app))``, which runs every request on
+  asgiref's one thread-sensitive thread and sends each message back to the event loop
+  from there (a hop per message, and one request at a time under a server);
 * FastAPI mounted at ``/api`` against the same FastAPI app serving ``/hello`` by itself;
 * Flask on the WSGI face (``Pages(tree).wsgi``, which calls it directly) against the
   Flask app by itself.
 
 Each is measured in-process, with the timing loop of :mod:`benchmarks.timing`, and over
-HTTP (not in ``--quick``): the ASGI apps under uvicorn, the WSGI apps under gunicorn, the
-load from wrk in its own process (:mod:`benchmarks.serving`). A missing wrk, uvicorn or
-gunicorn skips its part with a note instead of failing.
+HTTP (in ``--quick`` one short run each, a smoke test): the ASGI apps under uvicorn, the
+WSGI apps under gunicorn, the load from wrk in its own process (:mod:`benchmarks.serving`).
+A missing wrk, uvicorn or gunicorn skips its part with a note instead of failing.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from .mounted_apps import (
     fastapi_app,
     flask_app,
     starlette_a2wsgi,
+    starlette_asgiref,
     starlette_fastapi,
 )
 from .report import progress
@@ -63,10 +67,16 @@ FILES = {
         "wsgi = app.wsgi\n"
     ),
     "peer_server.py": (
-        "from benchmarks.mounted_apps import fastapi_app, flask_app, starlette_a2wsgi\n\n"
+        "from benchmarks.mounted_apps import (\n"
+        "    fastapi_app,\n"
+        "    flask_app,\n"
+        "    starlette_a2wsgi,\n"
+        "    starlette_asgiref,\n"
+        ")\n\n"
         "flask = flask_app()\n"
         "fastapi = fastapi_app()\n"
         "starlette = starlette_a2wsgi()\n"
+        "wsgitoasgi = starlette_asgiref()\n"
     ),
 }
 
@@ -79,21 +89,25 @@ ALONE_PATH = "/hello"
 @dataclass(frozen=True, slots=True)
 class Pair:
     """pagesfn against its peer for one scenario; ``target`` bounds pagesfn's throughput
-    relative to the peer's (``None``: reported only)."""
+    relative to the peer's (``None``: reported only). A ``reference`` (who answers, ratio
+    label) is a second peer measured beside them and reported without a target."""
 
     group: str
     ours: str
     theirs: str
     label: str
     target: float | None
+    reference: tuple[str, str] | None = None
 
 
+WSGITOASGI = "Starlette Mount + asgiref WsgiToAsgi"  # the reference of FLASK_ASGI
 FLASK_ASGI = Pair(
     f"Flask {FLASK_PATH}, ASGI",
     "pagesfn mount (WSGIBridge)",
     "Starlette Mount + a2wsgi",
     "Flask on ASGI: pagesfn req/s / Starlette+a2wsgi req/s",
     FLASK_TARGET,
+    (WSGITOASGI, "Flask on ASGI: pagesfn req/s / Starlette+WsgiToAsgi req/s"),
 )
 FASTAPI = Pair(
     f"FastAPI {API_PATH}",
@@ -116,16 +130,14 @@ def run(settings: Settings) -> Result:
     ratios: list[Ratio] = []
     notes = [
         "in-process: the apps called directly, no server; over HTTP: pagesfn and its peer "
-        "each served by its own server process on 127.0.0.1"
+        "each served by its own server process on 127.0.0.1",
+        "Starlette Mount + asgiref WsgiToAsgi: each request in a fresh context, around an "
+        "asgiref bug (django/asgiref#491) that fails many keep-alive requests under uvicorn",
     ]
     with functions_tree(FILES) as root:
         with pages_app(root / FUNCTIONS) as (pages, _):
             _in_process(pages, settings, rows, ratios)
-        if settings.quick:
-            notes.append("over HTTP: skipped in --quick (the full run serves the apps)")
-            progress("mounts", "over HTTP: skipped in --quick")
-        else:
-            _over_http(root, rows, ratios, notes)
+        _over_http(root, serving.load_for(settings, LOAD), rows, ratios, notes)
     return Result(
         "mounts",
         "Flask and FastAPI mounted in pagesfn vs served the usual way",
@@ -143,10 +155,18 @@ def _add(
     ratios: list[Ratio],
     target: float | None,
 ) -> None:
+    """The rows and ratios of ``pair``; ``stats`` are pagesfn's, its peer's and, when the
+    pair has one, its reference's."""
+    group = f"{pair.group}, {where}"
     names = (pair.ours, pair.theirs)
-    added, ratio = paired(f"{pair.group}, {where}", names, stats, f"{where}: {pair.label}", target)
+    added, ratio = paired(group, names, stats[:2], f"{where}: {pair.label}", target)
     rows += added
     ratios.append(ratio)
+    if pair.reference is not None:
+        name, label = pair.reference
+        ours, reference = stats[0], stats[2]
+        rows.append(Row(group, name, reference))
+        ratios.append(Ratio(f"{where}: {label}", time_ratio(reference, ours)))
 
 
 def _in_process(pages: Pages, settings: Settings, rows: list[Row], ratios: list[Ratio]) -> None:
@@ -156,6 +176,8 @@ def _in_process(pages: Pages, settings: Settings, rows: list[Row], ratios: list[
         cases = [
             Case(FLASK_ASGI.ours, pages, FLASK_PATH, HELLO_BODY),
             Case(FLASK_ASGI.theirs, starlette_a2wsgi(middleware), FLASK_PATH, HELLO_BODY),
+            # Nothing of its own to shut down: see starlette_asgiref.
+            Case(WSGITOASGI, starlette_asgiref(), FLASK_PATH, HELLO_BODY),
         ]
         _add(FLASK_ASGI, "in-process", measure(cases, settings), rows, ratios, FLASK_TARGET)
     finally:
@@ -188,15 +210,18 @@ def _in_process(pages: Pages, settings: Settings, rows: list[Row], ratios: list[
     _add(FLASK_WSGI, "in-process", measure_wsgi(wsgi_cases, settings), rows, ratios, None)
 
 
-def _over_http(root: Path, rows: list[Row], ratios: list[Ratio], notes: list[str]) -> None:
+def _over_http(
+    root: Path, load: serving.Load, rows: list[Row], ratios: list[Ratio], notes: list[str]
+) -> None:
     if serving.unavailable("mounts", notes, "uvicorn"):
         return
     no_gunicorn = serving.missing_tools("gunicorn", wrk=False)
 
     pages_asgi = serving.uvicorn("uvicorn pagesfn", "pages_server:app", root)
     a2wsgi_asgi = serving.uvicorn("uvicorn Starlette+a2wsgi", "peer_server:starlette", root)
+    asgiref_asgi = serving.uvicorn("uvicorn Starlette+WsgiToAsgi", "peer_server:wsgitoasgi", root)
     fastapi_asgi = serving.uvicorn("uvicorn FastAPI", "peer_server:fastapi", root)
-    servers = [pages_asgi, a2wsgi_asgi, fastapi_asgi]
+    servers = [pages_asgi, a2wsgi_asgi, asgiref_asgi, fastapi_asgi]
     pages_wsgi = serving.gunicorn("gunicorn pagesfn.wsgi", "pages_server:wsgi", root)
     flask_wsgi = serving.gunicorn("gunicorn Flask", "peer_server:flask", root)
     if not no_gunicorn:
@@ -207,22 +232,30 @@ def _over_http(root: Path, rows: list[Row], ratios: list[Ratio], notes: list[str
         for server in servers:
             progress("mounts", f"over HTTP: starting {server.name}")
             urls[server.name] = stack.enter_context(serving.serve(server, root))
-        plan = [
-            (FLASK_ASGI, "uvicorn", pages_asgi, FLASK_PATH, a2wsgi_asgi, FLASK_PATH, HELLO_BODY),
-            (FASTAPI, "uvicorn", pages_asgi, API_PATH, fastapi_asgi, ALONE_PATH, HELLO_JSON),
+        # (pair, server kind, (server, path) of each case in the pair's order, body)
+        plan: list[tuple[Pair, str, list[tuple[serving.Server, str]], bytes]] = [
+            (
+                FLASK_ASGI,
+                "uvicorn",
+                [(pages_asgi, FLASK_PATH), (a2wsgi_asgi, FLASK_PATH), (asgiref_asgi, FLASK_PATH)],
+                HELLO_BODY,
+            ),
+            (FASTAPI, "uvicorn", [(pages_asgi, API_PATH), (fastapi_asgi, ALONE_PATH)], HELLO_JSON),
         ]
         if not no_gunicorn:
-            plan.append(
-                (FLASK_WSGI, "gunicorn", pages_wsgi, FLASK_PATH, flask_wsgi, ALONE_PATH, HELLO_BODY)
-            )
-        targets: list[serving.Target] = []
-        for _, _, ours, our_path, theirs, their_path, expect in plan:
-            targets.append(serving.Target(ours.name, urls[ours.name] + our_path, expect))
-            targets.append(serving.Target(theirs.name, urls[theirs.name] + their_path, expect))
-        progress("mounts", f"over HTTP: {len(targets)} cases, {LOAD.describe()}")
-        stats = serving.measure_http(targets, LOAD, "mounts")
+            served = [(pages_wsgi, FLASK_PATH), (flask_wsgi, ALONE_PATH)]
+            plan.append((FLASK_WSGI, "gunicorn", served, HELLO_BODY))
+        targets = [
+            serving.Target(server.name, urls[server.name] + path, expect)
+            for _, _, served, expect in plan
+            for server, path in served
+        ]
+        progress("mounts", f"over HTTP: {len(targets)} cases, {load.describe()}")
+        stats = serving.measure_http(targets, load, "mounts")
 
-    for index, (pair, server_kind, *_) in enumerate(plan):
-        where = f"HTTP {server_kind}"
-        _add(pair, where, stats[2 * index : 2 * index + 2], rows, ratios, pair.target)
-    serving.describe_servers("mounts", notes, LOAD, servers, root, bool(no_gunicorn))
+    index = 0
+    for pair, server_kind, served, _ in plan:
+        cases = stats[index : index + len(served)]
+        _add(pair, f"HTTP {server_kind}", cases, rows, ratios, pair.target)
+        index += len(served)
+    serving.describe_servers("mounts", notes, load, servers, root, bool(no_gunicorn))

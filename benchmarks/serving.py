@@ -6,6 +6,8 @@ manager). ``wrk`` runs in its own process with keep-alive connections, for a bou
 its repetitions are interleaved across the servers as the in-process loop interleaves
 cases, and each becomes one value of a :class:`~benchmarks.timing.Stats` (nanoseconds per
 request at the measured throughput, so ``Stats.rps`` is wrk's requests per second).
+``--quick`` loads each target once, briefly (:func:`load_for`): a smoke test of the
+over-HTTP code, whose figures mean little.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .report import progress
-from .timing import BenchmarkError, Stats
+from .timing import BenchmarkError, Settings, Stats
 
 _HOST = "127.0.0.1"
 _START_TIMEOUT = 30.0  # seconds a server has to answer its first request
@@ -39,7 +41,7 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # /proc's 
 @dataclass(frozen=True, slots=True)
 class Load:
     """How ``wrk`` loads each server: ``repetitions`` runs of ``seconds`` per target,
-    interleaved, after one ``warmup`` run each."""
+    interleaved, after one ``warmup`` run each (none when ``warmup`` is 0)."""
 
     repetitions: int = 5
     seconds: int = 3
@@ -48,11 +50,24 @@ class Load:
     threads: int = 1
 
     def describe(self) -> str:
+        runs = f"{self.repetitions} interleaved runs" if self.repetitions > 1 else "1 run"
+        warmup = f"after a {self.warmup} s warm-up" if self.warmup > 0 else "no warm-up"
         return (
-            f"wrk -t{self.threads} -c{self.connections} (keep-alive), {self.repetitions}"
-            f" interleaved runs of {self.seconds} s per case after a {self.warmup} s warm-up;"
-            " us/req is 1 / throughput, calls/rep the median requests of one run"
+            f"wrk -t{self.threads} -c{self.connections} (keep-alive), {runs} of"
+            f" {self.seconds} s per case, {warmup}; us/req is 1 / throughput, calls/rep the"
+            " median requests of one run"
         )
+
+
+# ``--quick``: one short run per target and no warm-up, so the over-HTTP code runs (servers
+# started, every target checked and loaded) in a few seconds; its figures are noise.
+QUICK_LOAD = Load(repetitions=1, seconds=1, warmup=0)
+
+
+def load_for(settings: Settings, full: Load) -> Load:
+    """The load of a benchmark's over-HTTP part: ``full``, or :data:`QUICK_LOAD` in
+    ``--quick``."""
+    return QUICK_LOAD if settings.quick else full
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,13 +244,15 @@ def check(target: Target) -> None:
 
 
 def measure_http(targets: Sequence[Target], load: Load, benchmark: str) -> list[Stats]:
-    """Load each of ``targets`` with wrk: a warm-up run each, then ``load.repetitions``
-    interleaved runs (A, B, C, A, B, C, ...). Returns one :class:`Stats` each."""
+    """Load each of ``targets`` with wrk: a warm-up run each (unless ``load.warmup`` is 0),
+    then ``load.repetitions`` interleaved runs (A, B, C, A, B, C, ...). Returns one
+    :class:`Stats` each."""
     for target in targets:
         check(target)
-    for target in targets:
-        progress(benchmark, f"warming up {target.name}: GET {target.url}")
-        _wrk(target, load, load.warmup)
+    if load.warmup > 0:
+        for target in targets:
+            progress(benchmark, f"warming up {target.name}: GET {target.url}")
+            _wrk(target, load, load.warmup)
     samples: list[list[float]] = [[] for _ in targets]
     counts: list[list[int]] = [[] for _ in targets]
     for repetition in range(load.repetitions):

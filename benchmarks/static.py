@@ -20,11 +20,12 @@ from:
   wrapper, which sends the file with ``sendfile()``.
 
 Each is measured in-process, with the timing loop of :mod:`benchmarks.timing`, and over
-HTTP (not in ``--quick``): the ASGI apps under uvicorn, the WSGI apps under gunicorn, the
-load from wrk in its own process (:mod:`benchmarks.serving`). A missing wrk, uvicorn or
-gunicorn skips its part with a note instead of failing. In-process the ASGI apps get a
-server's ``receive`` (``measure(..., streamed=True)``): Starlette's ``FileResponse``
-listens for ``http.disconnect`` while it sends, as it does under uvicorn's ASGI spec 2.3.
+HTTP (in ``--quick`` one short run each, a smoke test): the ASGI apps under uvicorn, the
+WSGI apps under gunicorn, the load from wrk in its own process (:mod:`benchmarks.serving`).
+A missing wrk, uvicorn or gunicorn skips its part with a note instead of failing.
+In-process the ASGI apps get a server's ``receive`` (``measure(..., streamed=True)``):
+Starlette's ``FileResponse`` listens for ``http.disconnect`` while it sends, as it does
+under uvicorn's ASGI spec 2.3.
 """
 
 from __future__ import annotations
@@ -165,11 +166,7 @@ def run(settings: Settings) -> Result:
         (root / LARGE_FILE).write_bytes(large)
         with pages_app(root) as pages:
             _in_process(pages, root / PUBLIC, files, settings, rows, ratios)
-        if settings.quick:
-            notes.append("over HTTP: skipped in --quick (the full run serves the apps)")
-            progress("static", "over HTTP: skipped in --quick")
-        else:
-            _over_http(root, files, rows, ratios, notes)
+        _over_http(root, files, serving.load_for(settings, LOAD), rows, ratios, notes)
     return Result(
         "static",
         "static files from public/: pagesfn vs Starlette StaticFiles",
@@ -229,7 +226,12 @@ def _in_process(
 
 
 def _over_http(
-    root: Path, files: Sequence[Asset], rows: list[Row], ratios: list[Ratio], notes: list[str]
+    root: Path,
+    files: Sequence[Asset],
+    load: serving.Load,
+    rows: list[Row],
+    ratios: list[Ratio],
+    notes: list[str],
 ) -> None:
     if serving.unavailable("static", notes, "uvicorn"):
         return
@@ -260,8 +262,8 @@ def _over_http(
                 for server in (ours, theirs):
                     url = urls[server.name] + asset.path
                     targets.append(serving.Target(f"{server.name} {asset.path}", url, asset.body))
-        progress("static", f"over HTTP: {len(targets)} cases, {LOAD.describe()}")
-        stats = serving.measure_http(targets, LOAD, "static")
+        progress("static", f"over HTTP: {len(targets)} cases, {load.describe()}")
+        stats = serving.measure_http(targets, load, "static")
 
     index = 0
     for where, cases, peer, _, _, target in plan:
@@ -269,7 +271,7 @@ def _over_http(
             pair = stats[index : index + 2]
             _add(asset, where, cases, peer, pair, rows, ratios, target)
             index += 2
-    serving.describe_servers("static", notes, LOAD, servers, root, bool(no_gunicorn))
+    serving.describe_servers("static", notes, load, servers, root, bool(no_gunicorn))
 
 
 def _size(size: int) -> str:
