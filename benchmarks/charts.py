@@ -14,6 +14,7 @@ Three kinds, each a PNG readable at a glance:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,9 +43,11 @@ def is_ours(name: str) -> bool:
 
 
 def throughput(result: Result, path: Path) -> bool:
-    """Draw ``result``'s rows into ``path``; ``False`` (nothing drawn) without rows."""
+    """Draw ``result``'s rows into ``path``; ``False`` (nothing drawn) without rows, or
+    with curves, which draw its rows better (a curve of cost against route count rather
+    than bars of every size)."""
     groups = _groups(result.rows)
-    if not groups:
+    if not groups or result.curves:
         return False
     heights = [0.35 * len(rows) + 0.55 for rows in groups.values()]
     figure = Figure(figsize=(WIDTH, sum(heights) + 0.8))
@@ -70,28 +73,28 @@ def throughput(result: Result, path: Path) -> bool:
     return True
 
 
-def scorecard(ratios: Sequence[Ratio], path: Path) -> bool:
-    """Draw every ratio of ``ratios`` that has a target into ``path``; ``False`` (nothing
-    drawn) when none has. Bars start at parity (1x), on a log scale so that 0.5x and 2x
-    are as far from it."""
-    scored = [r for r in ratios if r.target is not None and r.unit == "x"]
+def scorecard(ratios: Sequence[tuple[str, Ratio]], path: Path) -> bool:
+    """Draw every ratio of ``ratios`` (each with the name of its benchmark) that has a
+    target into ``path``; ``False`` (nothing drawn) when none has. Bars start at parity
+    (1x), on a log scale so that 0.5x and 2x are as far from it."""
+    scored = [(name, r) for name, r in ratios if r.target is not None and r.unit == "x"]
     if not scored:
         return False
     figure = Figure(figsize=(WIDTH, 0.32 * len(scored) + 1.4))
     ax = figure.subplots()
-    values = [r.value for r in scored]
-    colours = [MET if r.met else MISSED for r in scored]
-    # A ratio where lower is better (a time ratio) is drawn inverted, so right is better.
-    shown = [v if r.at_least else 1 / v for v, r in zip(values, scored, strict=True)]
+    # A ratio where lower is better (of times) is drawn inverted, so right is always better.
+    shown = [_drawn(r, r.value) for _, r in scored]
+    targets = [_drawn(r, r.target) for _, r in scored if r.target is not None]
     y = range(len(scored))
+    colours = [MET if r.met else MISSED for _, r in scored]
     ax.barh(y, [s - 1 for s in shown], left=1, color=colours, height=0.65)
-    targets = [r.target if r.at_least else 1 / r.target for r in scored if r.target]
     ax.scatter(targets, y, marker="|", s=220, color="black", zorder=3, label="target")
-    for index, (ratio, drawn) in enumerate(zip(scored, shown, strict=True)):
+    for index, ((_, ratio), drawn) in enumerate(zip(scored, shown, strict=True)):
+        text = _ratio_text(ratio) + ("" if ratio.at_least else " the time")
         ax.text(
             max(drawn, 1) * 1.03,
             index,
-            _ratio_text(ratio) + ("" if ratio.met else " (not met)"),
+            text + ("" if ratio.met else " (not met)"),
             va="center",
             fontsize=8,
         )
@@ -102,16 +105,21 @@ def scorecard(ratios: Sequence[Ratio], path: Path) -> bool:
     ax.set_xticks([tick for tick in RATIO_TICKS if low <= tick <= high])
     ax.minorticks_off()
     ax.axvline(1, color="black", linewidth=0.8)
-    ax.set_yticks(list(y), [_short(r.label) for r in scored], fontsize=8)
+    ax.set_yticks(list(y), [_short(f"{name}: {_bare(r.label)}") for name, r in scored], fontsize=8)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(_times_formatter())
-    ax.set_xlabel("pagesfn against its peer (right of 1x: pagesfn ahead; time ratios inverted)")
+    ax.set_xlabel("pagesfn against its peer: right of 1x, pagesfn is ahead")
     ax.legend(loc="lower right", fontsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.set_title("Targets: met in green, not met in red", loc="left", fontsize=11)
     _save(figure, path)
     return True
+
+
+def _drawn(ratio: Ratio, value: float) -> float:
+    """Where ``value`` of ``ratio`` sits on the scorecard's axis."""
+    return value if ratio.at_least else 1 / value
 
 
 def curve(drawn: Curve, path: Path) -> None:
@@ -139,10 +147,12 @@ def curve(drawn: Curve, path: Path) -> None:
         ax.minorticks_off()
     if drawn.log_y:
         ax.set_yscale("log")
-        # Plain numbers, not powers of ten; minor ticks get labels where a decade is all.
-        plain = FuncFormatter(lambda value, _: f"{value:,g}")
-        ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
+        # Plain numbers, not powers of ten. Minor ticks get labels too where the lines
+        # span little more than a decade; over more, only 2 and 5 times a power of ten.
+        values = [y for line in drawn.lines for _, y in line.points if y > 0]
+        few = max(values) / min(values) < 30 if values else True
+        ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_plain if few else _two_and_five))
     ax.set_xlabel(drawn.x_label)
     ax.set_ylabel(drawn.y_label)
     ax.set_title(drawn.title, loc="left", fontsize=11)
@@ -166,6 +176,16 @@ def _bar_labels(rows: Sequence[Row], unit: str) -> list[str]:
     return labels
 
 
+def _plain(value: float, _position: object = None) -> str:
+    return f"{value:,g}"
+
+
+def _two_and_five(value: float, _position: object = None) -> str:
+    """A minor tick's label on a log axis spanning decades: 20, 50, 200, 500, ..."""
+    leading = f"{value:e}"[0]
+    return _plain(value) if leading in "25" else ""
+
+
 def _groups(rows: Sequence[Row]) -> dict[str, list[Row]]:
     groups: dict[str, list[Row]] = {}
     for row in rows:
@@ -173,7 +193,13 @@ def _groups(rows: Sequence[Row]) -> dict[str, list[Row]]:
     return groups
 
 
-def _short(label: str, width: int = 70) -> str:
+def _bare(label: str) -> str:
+    """A ratio's label without its units, which the axis gives: "pagesfn req/s / Starlette
+    req/s" reads "pagesfn / Starlette"."""
+    return re.sub(r" (?:req|ops|round trips)/s\b", "", label)
+
+
+def _short(label: str, width: int = 80) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 

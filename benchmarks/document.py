@@ -46,7 +46,7 @@ def write(
     (folder / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
     lines = _preamble(record["date"], info, settings, command, minutes)
-    ratios = [ratio for result in results for ratio in result.ratios]
+    ratios = [(result.name, ratio) for result in results for ratio in result.ratios]
     lines += ["## Targets", ""]
     if charts.scorecard(ratios, images / "targets.png"):
         lines += [_image("targets", "every targeted ratio against its target"), ""]
@@ -109,19 +109,30 @@ def _preamble(
 
 
 def _targets(results: Iterable[Result], settings: Settings) -> list[str]:
-    """Every ratio with a target, met or not, with its measured value."""
-    lines = [
+    """How many targets were met, then every ratio with a target, met or not, with its
+    measured value."""
+    scored = [(result, ratio) for result in results for ratio in result.ratios if ratio.target]
+    missed = [f"{result.name}: {ratio.label}" for result, ratio in scored if not ratio.met]
+    if settings.quick:
+        lines = ["A quick run checks no target.", ""]
+    elif missed:
+        lines = [
+            f"{len(scored) - len(missed)} of {len(scored)} targets met. Not met:",
+            "",
+            *(f"- {_cell(label)}" for label in missed),
+            "",
+        ]
+    else:
+        lines = [f"All {len(scored)} targets met.", ""]
+    lines += [
         "| benchmark | comparison | measured | target | |",
         "| --- | --- | ---: | ---: | --- |",
     ]
-    for result in results:
-        for ratio in result.ratios:
-            if ratio.target is None:
-                continue
-            lines.append(
-                f"| {result.name} | {_cell(ratio.label)} | {_value(ratio)} | {_bound(ratio)}"
-                f" | {_verdict(ratio, settings)} |"
-            )
+    for result, ratio in scored:
+        lines.append(
+            f"| {result.name} | {_cell(ratio.label)} | {_value(ratio)} | {_bound(ratio)}"
+            f" | {_verdict(ratio, settings)} |"
+        )
     return lines
 
 

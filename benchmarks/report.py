@@ -155,12 +155,15 @@ def _result_json(result: Result) -> dict[str, Any]:
                 "value": ratio.value,
                 "target": ratio.target,
                 "at_least": ratio.at_least,
+                "unit": ratio.unit,
                 "met": ratio.met,
             }
             for ratio in result.ratios
         ],
         "figures": [asdict(figure) for figure in result.figures],
         "notes": list(result.notes),
+        "curves": [asdict(curve) for curve in result.curves],
+        "unit": result.unit,
     }
 
 

@@ -76,6 +76,7 @@ def test_the_report_holds_every_table_and_chart_of_the_run(tmp_path: Path) -> No
     assert "starlette 1.10.0" in text
     # The targets table: every targeted ratio, met or not, with the measured figure.
     targets = text.split("## Targets", 1)[1].split("\n## ", 1)[0]
+    assert "1 of 2 targets met. Not met:\n\n- handler: in-process: static: pagesfn" in targets
     assert (
         f"| handler | in-process: static: pagesfn req/s / Starlette req/s | 0.800{X} | ≥ 1.00{X}"
         " | **not met** |"
@@ -125,5 +126,6 @@ def test_a_new_report_leaves_no_chart_of_an_earlier_one(tmp_path: Path) -> None:
     ]
     text = path.read_text(encoding="utf-8")
     assert "a quick smoke run: figures not meaningful, 6 seconds" in text
+    assert "A quick run checks no target." in text
     assert "not checked (quick run)" in text
     assert "**not met**" not in text
