@@ -111,7 +111,9 @@ def _preamble(
 def _targets(results: Iterable[Result], settings: Settings) -> list[str]:
     """How many targets were met, then every ratio with a target, met or not, with its
     measured value."""
-    scored = [(result, ratio) for result in results for ratio in result.ratios if ratio.target]
+    scored = [
+        (result, ratio) for result in results for ratio in result.ratios if ratio.target is not None
+    ]
     missed = [f"{result.name}: {ratio.label}" for result, ratio in scored if not ratio.met]
     if settings.quick:
         lines = ["A quick run checks no target.", ""]

@@ -46,7 +46,10 @@ DISPATCH = Result(
     "dispatch",
     "routing cost against route count",
     (),
-    (Ratio("static: time with 10,000 routes / with 10", 1.05, 1.2, at_least=False),),
+    (
+        Ratio("static: time with 10,000 routes / with 10", 1.05, 1.2, at_least=False),
+        Ratio("wrong responses", 0, 0, at_least=False, unit=" responses"),
+    ),
     (Figure("build Pages(tree), 10 routes", 1.3, "ms"),),
     curves=(
         Curve(
@@ -76,13 +79,15 @@ def test_the_report_holds_every_table_and_chart_of_the_run(tmp_path: Path) -> No
     assert "starlette 1.10.0" in text
     # The targets table: every targeted ratio, met or not, with the measured figure.
     targets = text.split("## Targets", 1)[1].split("\n## ", 1)[0]
-    assert "1 of 2 targets met. Not met:\n\n- handler: in-process: static: pagesfn" in targets
+    assert "2 of 3 targets met. Not met:\n\n- handler: in-process: static: pagesfn" in targets
     assert (
         f"| handler | in-process: static: pagesfn req/s / Starlette req/s | 0.800{X} | ≥ 1.00{X}"
         " | **not met** |"
     ) in targets
     met = f"| dispatch | static: time with 10,000 routes / with 10 | 1.050{X} | ≤ 1.20{X} | met |"
     assert met in targets
+    # A bound of zero is a target too.
+    assert "| dispatch | wrong responses | 0.000 responses | ≤ 0.00 responses | met |" in targets
     assert "HTTP uvicorn" not in targets  # reported, but it has no target
     # Each benchmark's section: its rows (pagesfn in bold), ratios, figures and notes.
     assert "## handler: plain async handler" in text
