@@ -19,8 +19,7 @@ twin); over-HTTP parts serve them on loopback through :mod:`benchmarks.serving`:
   ``SharedDataMiddleware`` on the WSGI face);
 * ``startup``: start-up time against tree size, from a fresh interpreter to an app ready
   to serve: ``Pages(tree)``, lazy and eager, against Starlette importing the same number
-  of endpoint modules;
-* ``devstart``: the time from ``pagesfn dev`` to its first response;
+  of endpoint modules; and the time from ``pagesfn dev`` to its first response;
 * ``kv``: KV bindings against raw ``sqlite3`` and redis-py doing the same work;
 * ``websocket``: echo round trips through ``on_websocket`` against a Starlette
   ``WebSocketRoute``, both under uvicorn, the client in another process;

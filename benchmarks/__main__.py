@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import devstart, dispatch, handler, kv, load, mounts, startup, static, websocket
+from . import dispatch, handler, kv, load, mounts, startup, static, websocket
 from .report import as_json, header, machine, missed, render
 from .results import Result
 from .timing import FULL, QUICK, Settings
@@ -25,7 +25,6 @@ BENCHMARKS: dict[str, Callable[[Settings], Result]] = {
     "mounts": mounts.run,
     "dispatch": dispatch.run,
     "startup": startup.run,
-    "devstart": devstart.run,
     "static": static.run,
     "kv": kv.run,
     "websocket": websocket.run,

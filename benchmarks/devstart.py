@@ -1,22 +1,20 @@
-"""How long ``pagesfn dev`` takes from the command to its first response.
+"""Timing ``pagesfn dev`` from the command to its first response, for
+:mod:`benchmarks.startup`.
 
-The command runs as users run it (``python -m pagesfn dev TREE``, hot reload on: a
-watching parent process and a server process it starts) on a tree of 10 and of 1,000
-route files; the clock starts before the process does and stops when a request to a route
-of the tree is answered. Each size is measured several times, and the median reported;
-``--no-reload`` (one process) is reported beside it.
+The command runs as users run it (``python -m pagesfn dev TREE``; with hot reload, a
+watching parent process and a server process it starts; with ``--no-reload``, one
+process); the clock starts before the process does and stops when a request to a route of
+the tree is answered.
 
 Byte code is cached as on a user's machine, whatever ``PYTHONDONTWRITEBYTECODE`` says
-here: the commands write it to a folder of their own (``PYTHONPYCACHEPREFIX``), and one
-untimed start of each command comes first, so every timed start finds it compiled.
+here (:func:`environment`): the commands write it to a folder of their own
+(``PYTHONPYCACHEPREFIX``).
 """
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,14 +22,9 @@ from pathlib import Path
 import httpx
 
 from . import serving
-from .report import progress
-from .results import Figure, Ratio, Result
-from .timing import BenchmarkError, Settings
-from .trees import functions_tree, route_source
+from .timing import BenchmarkError
+from .trees import route_source
 
-TARGET = 1.0  # seconds to the first response of `pagesfn dev` on 1,000 route files
-SIZES = (10, 1_000)
-REPETITIONS = 5
 _TIMEOUT = 30.0
 
 
@@ -51,40 +44,6 @@ def environment(cache: Path) -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(cache)
     return env
-
-
-def run(settings: Settings) -> Result:
-    sizes = SIZES[:1] if settings.quick else SIZES
-    repetitions = 1 if settings.quick else REPETITIONS
-    figures: list[Figure] = []
-    ratios: list[Ratio] = []
-    with tempfile.TemporaryDirectory(prefix="pagesfn-bench-pyc-") as cache:
-        env = environment(Path(cache))
-        for size in sizes:
-            with functions_tree(tree_files(size)) as project:
-                for reload in (True, False):
-                    how = "hot reload" if reload else "--no-reload"
-                    progress("devstart", f"{size:,} files, {how}: 1 + {repetitions} start(s)")
-                    first_response(project, reload, env)  # compiles what it imports
-                    seconds = statistics.median(
-                        first_response(project, reload, env) for _ in range(repetitions)
-                    )
-                    label = f"pagesfn dev, {size:,} files, {how}: seconds to first response"
-                    if size == SIZES[-1] and reload:
-                        ratios.append(Ratio(label, seconds, TARGET, at_least=False, unit=" s"))
-                    else:
-                        figures.append(Figure(label, seconds * 1000, "ms"))
-    return Result(
-        "devstart",
-        "pagesfn dev: from the command to the first response",
-        (),
-        tuple(ratios),
-        tuple(figures),
-        notes=(
-            f"median of {repetitions} start(s) after an untimed one, byte code cached;"
-            " python -m pagesfn dev TREE --port PORT",
-        ),
-    )
 
 
 def first_response(project: Path, reload: bool, env: Mapping[str, str]) -> float:
