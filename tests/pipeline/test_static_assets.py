@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
+import io
 import random
 import socket
+import threading
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 from wsgiref.util import setup_testing_defaults
 
@@ -217,6 +219,69 @@ def test_large_file_over_a_real_server(pages, site, uvicorn_server):
         assert ranged.content == BIG[65536:2097152]
         with http.stream("GET", "/big.bin") as streamed:
             assert b"".join(streamed.iter_bytes()) == BIG
+
+
+def test_a_file_opened_for_a_client_already_gone_is_closed(pages, site, monkeypatch):
+    """A client leaving while the file is being opened (a thread-pool step the response
+    cannot interrupt) leaves no open file behind once the step is over."""
+    import pagesfn.asgi
+
+    release = threading.Event()
+    opened: list[io.BufferedReader] = []
+
+    def slow_open(path, mode):
+        release.wait(10)
+        file = open(path, mode)  # noqa: SIM115 (what the test checks is that pagesfn closes it)
+        opened.append(file)
+        return file
+
+    monkeypatch.setattr(pagesfn.asgi, "open", slow_open, raising=False)
+    app = pages(FUNCTIONS, public=str(site))
+
+    async def scenario() -> list[dict]:
+        started = asyncio.Event()
+        sent: list[dict] = []
+        requested = False
+
+        async def receive() -> dict:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await started.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.start":
+                started.set()
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/big.bin",
+            "raw_path": b"/big.bin",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"example.com")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        await app(scope, receive, send)  # returns once the client is gone, the open pending
+        assert not opened
+        release.set()
+        for _ in range(500):
+            if opened and opened[0].closed:
+                break
+            await asyncio.sleep(0.01)
+        return sent
+
+    sent = asyncio.run(scenario())
+    assert [m["type"] for m in sent] == ["http.response.start"]
+    assert len(opened) == 1 and opened[0].closed
 
 
 # -- traversal --------------------------------------------------------------------------------
