@@ -88,12 +88,13 @@ def run(settings: Settings) -> Result:
             files = layout(size)
             progress("dispatch", f"writing and loading a tree of {size:,} routes")
             root = stack.enter_context(functions_tree({f: route_source(repr(f)) for f in files}))
-            apps["pagesfn", size], _ = stack.enter_context(pages_app(root))
-            apps["Starlette", size] = starlette_app(files)
-        for (app, size), asgi in apps.items():
-            count = len(getattr(asgi, "routes", ()))
-            if count != size:
-                raise BenchmarkError(f"{size:,} route files gave {app} {count:,} routes")
+            pages, _ = stack.enter_context(pages_app(root))
+            starlette = starlette_app(files)
+            counts = (("pagesfn", len(pages.routes)), ("Starlette", len(starlette.routes)))
+            for app, count in counts:
+                if count != size:
+                    raise BenchmarkError(f"{size:,} route files gave {app} {count:,} routes")
+            apps["pagesfn", size], apps["Starlette", size] = pages, starlette
         # Each app's cases are timed side by side, probe by probe, so that the sizes the
         # target compares run close together; the apps one after the other, since a
         # repetition of Starlette's largest app scans 10,000 routes for a second or more

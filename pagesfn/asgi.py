@@ -6,8 +6,8 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import Headers
 
@@ -504,7 +504,7 @@ async def send_response(
         if stream.whole and "http.response.pathsend" in scope.get("extensions", ()):
             await send({"type": "http.response.pathsend", "path": stream.path})
             return
-        chunks: AsyncIterator[bytes] = _file_chunks(stream, executor)
+        chunks: AsyncIterator[bytes] = _thread_chunks(_file_reads(stream), executor)
     elif isinstance(stream, AsyncIterable):
         chunks = aiter(stream)
     else:
@@ -602,51 +602,19 @@ async def close_stream(stream: object) -> None:
 _FILE_CHUNK = 256 * 1024
 
 
-async def _file_chunks(
-    body: FileBody, executor: concurrent.futures.Executor | None
-) -> AsyncIterator[bytes]:
-    # The open and each read run in the thread pool, and are shielded: a disconnect that
-    # cancels the response mid-step leaves the step to finish, and the file is closed
-    # after it (an open cut short would otherwise leave its file to the garbage collector).
-    loop = asyncio.get_running_loop()
-    step: asyncio.Future[Any] = loop.run_in_executor(executor, _open_at, body.path, body.offset)
-    file: BinaryIO | None = None
-    try:
-        file = opened = await asyncio.shield(step)
+def _file_reads(body: FileBody) -> Iterator[bytes]:
+    """The chunks of ``body`` read off the disk, each step a blocking call: sent through
+    :func:`_thread_chunks`, whose steps run in the thread pool and which closes this
+    generator (and so the file) after a step cut short by the client leaving."""
+    with open(body.path, "rb") as file:
+        file.seek(body.offset)
         remaining = body.length
         while remaining > 0:
-            step = loop.run_in_executor(executor, opened.read, min(remaining, _FILE_CHUNK))
-            chunk = await asyncio.shield(step)
+            chunk = file.read(min(remaining, _FILE_CHUNK))
             if not chunk:
-                break  # the file shrank since it was looked up
+                return  # the file shrank since it was looked up
             remaining -= len(chunk)
             yield chunk
-    finally:
-        release = functools.partial(_close_file, file)
-        if step.done():
-            release(step)
-        else:
-            step.add_done_callback(release)
-
-
-def _open_at(path: str, offset: int) -> BinaryIO:
-    file = open(path, "rb")  # noqa: SIM115 (closed by _file_chunks)
-    try:
-        file.seek(offset)
-    except BaseException:
-        file.close()
-        raise
-    return file
-
-
-def _close_file(file: BinaryIO | None, step: asyncio.Future[Any]) -> None:
-    """Close the file of :func:`_file_chunks` once its last step is over: ``file``, or the
-    file the step opened if the response ended before it could take it."""
-    failed = step.cancelled() or step.exception() is not None  # retrieved: nobody else will
-    if file is None and not failed:
-        file = step.result()
-    if file is not None:
-        file.close()  # a file opened for reading: nothing to flush, nothing to wait for
 
 
 _DONE = object()
