@@ -102,7 +102,7 @@ def run(
         reload_includes=["*"] if reload else None,
         reload_excludes=[*_EXCLUDED, *_unwatched(config, watched)] if watched else None,
         access_log=False,  # pagesfn writes its own (see pagesfn.logs)
-        ws="pagesfn.uvicorn_websockets:WebSocketProtocol",
+        ws="websockets-sansio",
         timeout_graceful_shutdown=int(config.shutdown_timeout) or None,
         # Room for a head a little past the app's limits, which then answers 431 or 414
         # itself; a head beyond this gets the server's own 400.
@@ -136,19 +136,18 @@ def serve_with_uvicorn(app: str, **options: Any) -> None:
 
 
 def _serve_with_workers(app: str, options: dict[str, Any]) -> None:
-    """``uvicorn.run(app, **options)`` with several worker processes, except that a worker
-    failing to start (a mounted app's lifespan startup failed) ends the command with the
-    start-up failure status: uvicorn's supervisor stops then, but exits 0."""
+    """``uvicorn.run(app, **options)`` with several worker processes, under pagesfn's
+    supervisor (:mod:`pagesfn.supervisor`): a worker that dies while serving is replaced,
+    and one failing to start (a mounted app's lifespan startup failed) ends the command
+    with the start-up failure status."""
     import uvicorn
-    from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
+
+    from .supervisor import Supervisor
 
     config = uvicorn.Config(app, **options)
-    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
-    with contextlib.suppress(KeyboardInterrupt):
-        supervisor.run()
-    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
-        sys.exit(STARTUP_FAILURE)
+    status = Supervisor(config, config.workers).run()
+    if status:
+        sys.exit(status)
 
 
 def resolve(
@@ -190,7 +189,7 @@ def app_from_environment() -> Any:
         # While files are being edited the tree can be broken for a moment: answer with
         # what is wrong until the next change reloads it, rather than not at all.
         logger.error("%s", exc)
-        return broken_tree_app(exc)
+        return broken_tree_app(exc, debug=bool(config.debug))
     pages = getattr(app, "pages", app)
     _end_connections_on_exit(pages)
     # The process ends right after the lifespan shutdown, on SIGTERM without running any
@@ -250,11 +249,12 @@ def build_app(config: Config) -> Any:
     return AccessLog(pages, json_lines=config.log_format == "json", stream=stream)
 
 
-def broken_tree_app(exc: PagesError) -> ASGIApp:
-    """An ASGI app answering every request with ``exc``, as a debug page."""
+def broken_tree_app(exc: PagesError, *, debug: bool = True) -> ASGIApp:
+    """An ASGI app answering every request with ``exc`` as a debug page, or without
+    ``debug`` with a plain 500 (the log has what is wrong: the page names files)."""
     from .asgi import scope_headers, send_response
     from .debug import error_page
-    from .wrappers import Request
+    from .wrappers import Request, Response
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -268,7 +268,7 @@ def broken_tree_app(exc: PagesError) -> ASGIApp:
         request = Request(
             scope["method"], "http", None, "", scope["path"], b"", scope_headers(scope), None
         )
-        response = error_page(exc, "", request)
+        response = error_page(exc, "", request) if debug else Response("Internal Server Error", 500)
         await send_response(response, scope["method"], send, scope, None)
 
     return app

@@ -26,6 +26,7 @@ DEADLINE = 5.0
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3})")
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:\s*chunked", re.IGNORECASE)
 
 
 @dataclass
@@ -42,7 +43,19 @@ class Wire:
 
     @property
     def body(self) -> bytes:
-        return self.data.partition(b"\r\n\r\n")[2]
+        """The first response's body, de-chunked when it was sent chunked."""
+        head, _, body = self.data.partition(b"\r\n\r\n")
+        if not _CHUNKED.search(head):
+            return body
+        chunks = []
+        while body:
+            size_line, _, body = body.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            chunks.append(body[:size])
+            body = body[size + 2 :]
+        return b"".join(chunks)
 
 
 def _complete(data: bytes) -> bool:
@@ -97,9 +110,14 @@ class Direct:
     match its length) sent straight into one face of ``app``, as a lenient server would
     pass them on, each within :data:`DEADLINE`."""
 
-    def __init__(self, app: Pages, face: str) -> None:
+    def __init__(
+        self, app: Pages, face: str, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.app = app
         self.face = face
+        #: The ASGI face runs on this loop (in another thread) when given, as under a
+        #: server, rather than on a new loop per request.
+        self.loop = loop
 
     def request(
         self,
@@ -207,7 +225,10 @@ class Direct:
             await asyncio.wait_for(self.app(scope, receive, send), DEADLINE)
 
         try:
-            asyncio.run(run())
+            if self.loop is None:
+                asyncio.run(run())
+            else:
+                asyncio.run_coroutine_threadsafe(run(), self.loop).result()
         except TimeoutError:
             pytest.fail(f"the ASGI face did not answer within {DEADLINE} s")
         start = next(m for m in sent if m["type"] == "http.response.start")

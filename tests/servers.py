@@ -1,0 +1,226 @@
+"""Real servers on loopback, one context manager per server a user may run pagesfn under.
+
+``serving(kind, pages)`` serves the face of ``pages`` that ``kind`` speaks and yields its
+base URL: ``uvicorn-h11``, ``uvicorn-httptools`` and ``hypercorn`` serve the ASGI face;
+``wsgiref``, ``werkzeug`` and ``gunicorn`` the WSGI face. gunicorn runs in its own process
+(it has no in-process API), importing the app from the module :func:`gunicorn_module`
+writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.simple_server import make_server as wsgiref_make_server
+
+import pytest
+import uvicorn
+from werkzeug.serving import make_server as werkzeug_make_server
+
+ASGI_SERVERS = ("uvicorn-h11", "uvicorn-httptools", "hypercorn")
+WSGI_SERVERS = ("wsgiref", "werkzeug", "gunicorn")
+SERVERS = ASGI_SERVERS + WSGI_SERVERS
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextmanager
+def uvicorn_serving(app: Any, http: str = "h11") -> Iterator[str]:
+    if http == "httptools" and find_spec("httptools") is None:
+        pytest.skip("httptools is not installed: pip install httptools")
+    sock = _free_socket()
+    config = uvicorn.Config(
+        app, http=http, lifespan="on", log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield _url(sock)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@contextmanager
+def hypercorn_serving(app: Any) -> Iterator[str]:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    sock.close()  # hypercorn binds by address
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.graceful_timeout = 1
+    config.loglevel = "WARNING"
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(app, config, shutdown_trigger=stop.wait, mode="asgi"),),
+        daemon=True,
+    )
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    _wait_for(port)
+    try:
+        yield url
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ThreadingWSGIServer(WSGIServer):
+    """wsgiref's server, one thread per connection so a test's slow request blocks no other."""
+
+    daemon_threads = True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(target=self._process, args=(request, client_address), daemon=True)
+        thread.start()
+
+    def _process(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+
+@contextmanager
+def wsgiref_serving(app: Any) -> Iterator[str]:
+    server = wsgiref_make_server(
+        "127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+@contextmanager
+def werkzeug_serving(app: Any) -> Iterator[str]:
+    server = werkzeug_make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+def gunicorn_module(folder: Path, functions: Path, options: dict[str, Any]) -> str:
+    """Write a module building ``Pages(functions, **options)``; returns its import name."""
+    module = folder / "gunicorn_pages_app.py"
+    module.write_text(
+        "from pagesfn import Pages\n"
+        f"pages = Pages({str(functions)!r}, **{options!r})\n"
+        "app = pages.wsgi\n"
+    )
+    return "gunicorn_pages_app:app"
+
+
+@contextmanager
+def gunicorn_serving(folder: Path, target: str) -> Iterator[str]:
+    if find_spec("gunicorn") is None:
+        pytest.skip("gunicorn is not installed: pip install gunicorn")
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "4",
+        "--graceful-timeout",
+        "1",
+        "--log-level",
+        "warning",
+        target,
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), *sys.path])}
+    process = subprocess.Popen(command, cwd=folder, env=env)
+    try:
+        _wait_for(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the server exited with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def serving(kind: str, pages: Any, folder: Path | None = None) -> AbstractContextManager[str]:
+    """Serve ``pages`` (a :class:`~pagesfn.Pages`) with the server named ``kind``. For
+    ``gunicorn``, ``pages`` is instead the import name of a WSGI app in ``folder``."""
+    if kind == "gunicorn":
+        assert folder is not None and isinstance(pages, str)
+        return gunicorn_serving(folder, pages)
+    servers: dict[str, Callable[[Any], AbstractContextManager[str]]] = {
+        "uvicorn-h11": lambda app: uvicorn_serving(app, "h11"),
+        "uvicorn-httptools": lambda app: uvicorn_serving(app, "httptools"),
+        "hypercorn": hypercorn_serving,
+        "wsgiref": wsgiref_serving,
+        "werkzeug": werkzeug_serving,
+    }
+    app = pages if kind in ASGI_SERVERS else pages.wsgi
+    return servers[kind](app)
