@@ -19,13 +19,12 @@ from werkzeug.datastructures import Headers
 from werkzeug.http import parse_date
 
 from .errors import BadRequest
-from .routing.path import split_path
+from .routing.path import ends_with_slash, split_path
 from .wrappers import FileBody, Response
 
 #: Files up to this size are read into the response; larger ones are sent from disk.
 SMALL_FILE = 64 * 1024
 
-_SLASH = ord("/")
 _SEP = os.sep
 _CACHE_CONTROL = "public, max-age=0, must-revalidate"
 _TEXT_TYPE = "text/plain; charset=utf-8"
@@ -116,7 +115,7 @@ class StaticFiles:
             segments = split_path(raw_path, percent_encoded=percent_encoded)
         except BadRequest as exc:
             return _bad_request(exc)
-        found = self._locate(segments, _ends_with_slash(raw_path))
+        found = self._locate(segments, ends_with_slash(raw_path, percent_encoded=percent_encoded))
         if found is None:
             return None
         if isinstance(found, str):
@@ -129,7 +128,8 @@ class StaticFiles:
             segments = split_path(raw_path, percent_encoded=percent_encoded)
         except BadRequest:
             return False
-        return self._locate(segments, _ends_with_slash(raw_path)) is not None
+        slash = ends_with_slash(raw_path, percent_encoded=percent_encoded)
+        return self._locate(segments, slash) is not None
 
     def not_found(
         self,
@@ -153,7 +153,8 @@ class StaticFiles:
             response = self._app_page(segments, headers)
             if response is not None:
                 return response
-        folder = segments if _ends_with_slash(raw_path) else segments[:-1]
+        slash = ends_with_slash(raw_path, percent_encoded=percent_encoded)
+        folder = segments if slash else segments[:-1]
         page = self._nearest_404(folder)
         if page is not None:
             response = self._file(page, None, 404)
@@ -236,13 +237,13 @@ class StaticFiles:
         return found
 
     def _nearest_404(self, folder: Sequence[str]) -> _Found | None:
-        # Only the part of the path that could be served is walked, so ``..`` or a dotfile
-        # folder in a missing path never leads the search anywhere it should not go.
-        allowed = 0
-        while allowed < len(folder) and _allowed(folder[: allowed + 1]):
-            allowed += 1
+        # Only the part of the path that could be served is walked, so a dotfile folder in
+        # a missing path never leads the search anywhere it should not go; each name is
+        # looked at once, so the cost is linear in the path's depth.
         folders = [self.root]
-        for name in folder[:allowed]:
+        for index, name in enumerate(folder):
+            if not _allowed_name(name) or (index == 0 and name in _CONTROL_FILES):
+                break
             found = self._step(folders[-1], name)
             if found is None or not stat.S_ISDIR(found[1].st_mode):
                 break
@@ -465,16 +466,16 @@ def _content_type(name: str) -> str:
 
 def _allowed(segments: Sequence[str]) -> bool:
     """Whether a path may name a served file at all, whatever is on disk."""
-    for name in segments:
-        if not name or (name[0] == "." and name != _WELL_KNOWN):
-            return False
-        if "/" in name or "\\" in name or "\x00" in name:
-            return False
+    if not all(_allowed_name(name) for name in segments):
+        return False
     return not (segments and segments[0] in _CONTROL_FILES)
 
 
-def _ends_with_slash(raw_path: bytes) -> bool:
-    return len(raw_path) > 1 and raw_path[-1] == _SLASH
+def _allowed_name(name: str) -> bool:
+    """Whether one path segment may name a served file or folder."""
+    if not name or (name[0] == "." and name != _WELL_KNOWN):
+        return False
+    return "/" not in name and "\\" not in name and "\x00" not in name
 
 
 def _redirect(root_path: str, path: str) -> Response:

@@ -15,8 +15,8 @@ from .table import Route, SegmentKind
 
 Params = dict[str, "str | list[str]"]
 
+_SLASH = ord("/")
 # Characters a path may carry without percent-encoding (RFC 3986 pchar, less ``%``).
-_SLASH, _PERCENT, _NUL = ord("/"), ord("%"), 0
 _VERBATIM = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 
 
@@ -105,8 +105,8 @@ class Matcher:
         A shortcut that needs no splitting or decoding; ``None`` means "use :meth:`match`".
         """
         route = self._raw.get(raw)
-        if route is None and raw.endswith(b"/"):
-            route = self._raw.get(raw[:-1])
+        if route is None and len(raw) > 2 and raw[-1] == _SLASH:
+            route = self._raw.get(raw[:-1])  # one optional slash: never "//" for "/"
         if route is not None and route.accepts(method):
             return Match(route, {})
         return None
@@ -120,8 +120,8 @@ class Matcher:
         mounts = self._mounts
         if mounts is None:
             mounts = self._mounts = self._owned_prefixes()
-        if not mounts or _PERCENT in raw or _NUL in raw or not raw.isascii():
-            return None
+        if not mounts or not _plain(raw):
+            return None  # one for split_path to decide: decoded, refused or both
         end = raw.find(b"/", 1)
         for prefix, text, route in mounts.get(raw[1:end] if end != -1 else raw[1:], ()):
             size = len(prefix)
@@ -209,6 +209,15 @@ def _walk(node: _Node, segments: Sequence[str], index: int) -> Iterator[Route]:
             yield from _walk(node.param, segments, index + 1)
     if node.catchall is not None:
         yield node.catchall
+
+
+def _plain(raw: bytes) -> bool:
+    """Whether :func:`split_path` would take ``raw`` as it is: no escapes, NUL, backslashes,
+    empty segments or (erring on the safe side) anything that could be a dot segment."""
+    return (
+        not (b"%" in raw or b"//" in raw or b"/." in raw or b"\\" in raw or b"\x00" in raw)
+        and raw.isascii()
+    )
 
 
 def _params(route: Route, segments: Sequence[str]) -> Params:

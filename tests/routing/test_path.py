@@ -15,9 +15,10 @@ from pagesfn.routing import split_path
         (b"/hello", ("hello",)),
         (b"/hello/", ("hello",)),
         (b"/a/b/c", ("a", "b", "c")),
-        (b"/a//b", ("a", "", "b")),
-        (b"/a//", ("a", "")),
-        (b"/users/a%2Fb", ("users", "a/b")),
+        (b"/users/a%2Fb", ("users", "a", "b")),
+        (b"/users%2F", ("users",)),
+        (b"/.well-known/x", (".well-known", "x")),
+        (b"/a/.b/..c/...", ("a", ".b", "..c", "...")),
         (b"/users/caf%C3%A9", ("users", "café")),
         (b"/users/caf%c3%a9", ("users", "café")),
         (b"/%7Euser/x%20y", ("~user", "x y")),
@@ -36,7 +37,11 @@ def test_already_decoded_paths_are_not_decoded_twice():
 
 @pytest.mark.parametrize(
     "raw",
-    [b"/%", b"/a%2", b"/%zz", b"/%FF", b"/%C3", b"/a%00b", b"/\xff", b"relative", b"", b"*"],
+    [
+        *(b"/%", b"/a%2", b"/%zz", b"/%FF", b"/%C3", b"/a%00b", b"/\xff", b"relative", b"", b"*"),
+        *(b"//", b"/a//b", b"/a//", b"/a/%2F", b"/.", b"/..", b"/a/./b", b"/a/%2e%2E/b"),
+        *(b"/a/.%2e", b"/a\\b", b"/a%5cb", b"/a%5C"),
+    ],
 )
 def test_bad_paths_raise_bad_request(raw):
     with pytest.raises(BadRequest) as info:

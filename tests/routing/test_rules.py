@@ -466,9 +466,10 @@ ROUND_TRIP_TREE = {
     "a+b/(x).py": HANDLER,
 }
 
-# Raw values standing in for each parameter: plain, escaped, and with an encoded slash.
-PARAM_VALUES = ("x", "two%20words", "a%2Fb", "%C3%A9t%C3%A9")
-CATCHALL_VALUES = ("", "a", "a/b/c", "x%20y/z", "deep/%2F/")
+# Raw values standing in for each parameter: plain, escaped, and (in a catch-all) with an
+# encoded slash, which is a slash.
+PARAM_VALUES = ("x", "two%20words", "a%3Bb", "%C3%A9t%C3%A9")
+CATCHALL_VALUES = ("", "a", "a/b/c", "x%20y/z", "deep%2F..x/")
 
 
 def raw_paths(route):
