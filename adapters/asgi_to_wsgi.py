@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
+from pagesfn.head import InvalidHead, check_raw_head
 from pagesfn.types import ASGIApp as _ASGIApp
 from pagesfn.types import Environ, Message, Scope, StartResponse
 from pagesfn.wrappers import carries_body
@@ -26,7 +27,6 @@ from .environ import build_scope, input_length
 logger = logging.getLogger("pagesfn")
 
 _CHUNK = 64 * 1024
-_BODY_HEADERS = frozenset({b"content-type", b"content-length"})
 _END = object()
 
 
@@ -211,12 +211,19 @@ class ASGIBridge:
         if message is None:
             raise RuntimeError("the ASGI app returned without starting a response")
         status: int = message["status"]
+        # Checked on its way to the WSGI server (hop-by-hop headers such as BlackSheep's
+        # Transfer-Encoding dropped); InvalidHead fails this call, for the face's 500.
+        try:
+            checked = check_raw_head(status, message.get("headers", ()), drop_hop_by_hop=True)
+        except InvalidHead:
+            exchange.complete()  # the app's response goes nowhere: let it finish
+            raise
         headers = [
             (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in message.get("headers", ())
-            # A response that can carry no body carries no headers describing one either
-            # (FastAPI sends a Content-Type with its 204s; strict WSGI servers refuse it).
-            if carries_body(status) or name.lower() not in _BODY_HEADERS
+            for name, value in checked
+            # A response that can carry no body carries no Content-Type either (FastAPI
+            # sends one with its 204s; strict WSGI servers refuse it).
+            if carries_body(status) or name.lower() != b"content-type"
         ]
         start_response(_status_line(status), headers)
         # Wait for the first chunk: most responses are one message, sent back at once.

@@ -18,7 +18,9 @@ from typing import IO, Any
 
 from pagesfn.background import as_coroutine
 from pagesfn.errors import ClientDisconnected
+from pagesfn.head import check_wsgi_head
 from pagesfn.types import ExcInfo, Message, Receive, Scope, Send, WSGIApp
+from pagesfn.wrappers import carries_body
 
 from .environ import build_environ
 
@@ -117,6 +119,7 @@ class _Exchange:
         self.stream = stream
         self.watcher: asyncio.Task[None] | None = None
         self.status: str | None = None
+        self.code = 0
         self.headers: list[tuple[str, str]] = []
         self.chunks: list[bytes] = []
         self.size = 0
@@ -132,7 +135,9 @@ class _Exchange:
                 raise exc_info[1].with_traceback(exc_info[2])
         elif self.status is not None:
             raise RuntimeError("start_response was called twice without exc_info")
-        self.status, self.headers = status, list(headers)
+        # Checked here, in the app's call: a head no server could send fails the app.
+        self.code, self.headers = check_wsgi_head(status, headers)
+        self.status = status
         self.declared = _declared_length(self.headers)
         return self.push
 
@@ -172,9 +177,13 @@ class _Exchange:
     def start_message(self, content_length: int | None) -> Message:
         assert self.status is not None
         headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
-        if content_length is not None and not any(k == b"content-length" for k, _ in headers):
+        if (
+            content_length is not None
+            and carries_body(self.code)
+            and not any(k == b"content-length" for k, _ in headers)
+        ):
             headers.append((b"content-length", str(content_length).encode()))
-        return {"type": "http.response.start", "status": int(self.status[:3]), "headers": headers}
+        return {"type": "http.response.start", "status": self.code, "headers": headers}
 
     async def _send_start(self, first: bytes) -> None:
         await self.send(self.start_message(None))

@@ -8,16 +8,18 @@ import functools
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import Headers
 
 from .adapters import LifespanError, LifespanGroup, mount_scope, read_body
 from .background import BackgroundWork, as_coroutine
 from .captured import capture_asgi, replayed_receive, scope_for
-from .errors import BodyAccessError, BodyTimedOut, ClientDisconnected
+from .errors import BodyAccessError, BodyTimedOut, ClientDisconnected, RequestRefused
 from .flow import Flow
+from .head import check_raw_head
 from .limits import LimitedReceive, Limits, Watchdog
-from .pipeline import MountCall, Pipeline, wire_headers
+from .pipeline import MountCall, Pipeline, response_head
 from .types import Message, Receive, Scope, Send
 from .websocket import GOING_AWAY, Channel, close_all, serve_mounted
 from .wrappers import NO_BODY, BodySource, FileBody, Request, Response, carries_body
@@ -134,10 +136,14 @@ def scope_headers(scope: Scope) -> Callable[[], Headers]:
 
 
 def _route_path(scope: Scope) -> tuple[str, bytes, bool]:
-    """The app-relative path (decoded) and the raw bytes to route on.
+    """The app-relative path (decoded), the bytes to route on, and whether they are still
+    percent-encoded.
 
     ``scope["path"]`` holds the full path and ``root_path`` the prefix an outer app mounted
-    this one under (ASGI spec); the prefix is removed before routing.
+    this one under (ASGI spec); the prefix is removed before routing. ``raw_path`` is routed
+    on while it still says what ``path`` says, since only it tells bytes that are not UTF-8
+    from a U+FFFD the server put in their place; an outer app that rewrote ``path`` alone
+    has the last word, since ``path`` is what a mounted app will be given.
     """
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
@@ -147,9 +153,11 @@ def _route_path(scope: Scope) -> tuple[str, bytes, bool]:
         if raw is not None:
             depth = root_path.rstrip("/").count("/")
             raw = b"/" + b"/".join(raw.split(b"/")[depth + 1 :])
-    if raw is None:
-        return path, path.encode("utf-8"), False
-    return path, raw, True
+    if raw is not None:
+        decoded = unquote_to_bytes(raw) if b"%" in raw else raw
+        if decoded.decode("utf-8", "replace") == path:
+            return path, raw, True
+    return path, path.encode("utf-8", "surrogatepass"), False
 
 
 class ASGIFace:
@@ -195,6 +203,7 @@ class ASGIFace:
             method: str = scope["method"]
             body = ASGIBody(receive, loop)
             request = _scope_request(scope, method, path, raw, encoded, body)
+            request.form_limits = self.limits.form
             step = self.pipeline.prepare(
                 request, self._scheduler(loop), self, (scope, receive), loop
             )
@@ -330,6 +339,11 @@ class ASGIFace:
         channel = Channel(scope, receive, send)
         self.websockets.add(channel)
         try:
+            # The same head limits as over HTTP (a handshake has no body to count).
+            checked = self.limits.check_scope(scope)
+            if isinstance(checked, RequestRefused):
+                await channel.answer(self.pipeline.refused(checked))
+                return
             path, raw, encoded = _route_path(scope)
             found = self.pipeline.fast_mount(raw)
             if found is not None:
@@ -433,8 +447,13 @@ class _StartedGuard:
         self.watchdog: Watchdog | None = None
 
     def __call__(self, message: Message) -> Awaitable[None]:
-        # Any message at all means the response has begun: the first must be its start.
+        # Any message at all means the response has begun: the first must be its start,
+        # whose head is checked before the server sees it (InvalidHead: not started yet,
+        # the face answers 500 naming the app's file).
         if not self.started:
+            if message["type"] == "http.response.start":
+                headers = check_raw_head(message["status"], message.get("headers", ()))
+                message = {**message, "headers": headers}
             self.started = True
             if self.watchdog is not None:
                 self.watchdog.end(self.task)
@@ -478,19 +497,13 @@ async def send_response(
     is resolved: how the app ends them as the server shuts down. A body that raises is
     logged and the error re-raised, for the server to close the connection.
     """
+    sent, pairs = response_head(response, file)
+    if sent is not response:
+        if response.stream is not None:
+            await close_stream(response.stream)
+        response = sent
     stream = response.stream
-    content_type = response.untouched_content_type()
-    if content_type is not None and stream is None and carries_body(response.status_code):
-        # Headers nobody has looked at: two pairs, without building them.
-        headers = [
-            (b"content-type", content_type.encode("latin-1")),
-            (b"content-length", str(len(response.body)).encode("ascii")),
-        ]
-    else:
-        headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in wire_headers(response)
-        ]
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     if stream is None:
         content = b"" if method == "HEAD" else response.body

@@ -26,6 +26,7 @@ from .errors import (
     RequestTimedOut,
 )
 from .flow import MOUNTED_APP, Face, Flow, Step
+from .head import InvalidHead, check_head, check_status, check_status_line, check_value
 from .loader import Handler, ModuleLoader
 from .results import to_response
 from .routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch, split_path
@@ -98,16 +99,9 @@ class Pipeline:
         """Route ``request``: a finished :class:`Response` (404, 405, 400...), a mounted
         app to call as is, or the :class:`Flow` of handlers to run on ``face`` (with its
         per-request state ``io``, and the ``loop`` it runs on, if any)."""
-        if self.rules is not None and not self.rules.invokes_functions(request.path):
-            # Straight to the assets.
-            return Flow(self, request, (), _NOTHING, schedule, face, io, loop)
-        if self.worker is not None:
-            try:
-                handler = self.loader.worker(self.worker)
-            except HandlerLoadError as exc:
-                return self._load_failed(request, exc)
-            fetch = (Step(handler, {}, self.worker),)
-            return Flow(self, request, fetch, _NOTHING, schedule, face, io, loop)
+        # The path is decided first, for every consumer (``_routes.json``, the worker,
+        # middleware, routes, mounts, static files, the origin): a path not in canonical
+        # form is refused here. A hit among the all-static routes is canonical already.
         method = request.method
         segments: tuple[str, ...] | None = None
         found: Match | NoMatch | None = self.matcher.match_static(
@@ -118,6 +112,16 @@ class Pipeline:
                 segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
             except BadRequest as exc:
                 return self.refused(exc)
+        if self.rules is not None and not self.rules.invokes_functions(request.path):
+            # Straight to the assets.
+            return Flow(self, request, (), _NOTHING, schedule, face, io, loop)
+        if self.worker is not None:
+            try:
+                handler = self.loader.worker(self.worker)
+            except HandlerLoadError as exc:
+                return self._load_failed(request, exc)
+            fetch = (Step(handler, {}, self.worker),)
+            return Flow(self, request, fetch, _NOTHING, schedule, face, io, loop)
         steps: list[Step] | tuple[()] = ()
         if self._has_middleware:
             assert segments is not None
@@ -183,9 +187,7 @@ class Pipeline:
     def step_result(self, result: Any) -> Response:
         """Turn what a step returned into a :class:`Response`; raises
         :class:`HandlerResultError` for a value that is none."""
-        response = to_response(result)
-        _check_headers(response)
-        return self.finish(response)
+        return self.finish(to_response(result))
 
     def assets(self, request: Request, found: NoMatch, final: bool) -> Response | None:
         """The answer for a request no route takes: a static file, else (when ``final``)
@@ -377,14 +379,19 @@ class Pipeline:
         return error_page(exc, where, request)
 
 
-def wire_headers(response: Response) -> list[tuple[str, str]]:
-    """The header pairs to send, with ``Content-Length`` added where it belongs."""
-    if response.stream is not None or not carries_body(response.status_code):
-        return response.header_items()
+def wire_headers(response: Response, *, to_wsgi: bool = False) -> list[tuple[str, str]]:
+    """The header pairs to send, checked (:mod:`pagesfn.head`), with ``Content-Length``
+    added where it belongs; raises :class:`InvalidHead` for a head no server can send."""
+    status = check_status(response.status_code)
+    check_status_line(response.status)  # what a WSGI server sends: alike on both faces
     content_type = response.untouched_content_type()
-    if content_type is not None:
+    if content_type is not None and response.stream is None and carries_body(status):
+        # The two headers pagesfn made itself; only the type came from the handler.
+        check_value("Content-Type", content_type)
         return [("Content-Type", content_type), ("Content-Length", str(len(response.body)))]
-    items = response.header_items()
+    items = check_head(status, response.header_items(), drop_hop_by_hop=to_wsgi)
+    if response.stream is not None or not carries_body(status):
+        return items
     # A plain scan: werkzeug's ``in`` raises and catches a KeyError on a miss.
     for name, _ in items:
         if name.lower() == "content-length":
@@ -393,20 +400,18 @@ def wire_headers(response: Response) -> list[tuple[str, str]]:
     return items
 
 
-def _check_headers(response: Response) -> None:
-    untouched = response.untouched_content_type()
-    if untouched is not None and untouched.isascii():
-        return
-    for name, value in response.header_items():
-        if not (name.isascii() and value.isascii()):
-            try:
-                name.encode("latin-1")
-                value.encode("latin-1")
-            except UnicodeEncodeError:
-                raise HandlerResultError(
-                    f"returned the header `{name}: {value}`, which HTTP cannot carry; "
-                    "use ASCII (percent-encode the value)"
-                ) from None
+def response_head(
+    response: Response, file: str | None, *, to_wsgi: bool = False
+) -> tuple[Response, list[tuple[str, str]]]:
+    """The response to send and its header pairs (:func:`wire_headers`): ``response``'s, or,
+    when its head cannot be sent, a plain 500's, logged naming ``file``. The face closes
+    the stream of a response replaced so."""
+    try:
+        return response, wire_headers(response, to_wsgi=to_wsgi)
+    except InvalidHead as exc:
+        logger.error("%s: %s; the client got 500", file or "the response", exc)
+        error = _plain(500, "Internal Server Error")
+        return error, wire_headers(error, to_wsgi=to_wsgi)
 
 
 _NOTHING = NoMatch(frozenset())

@@ -11,33 +11,18 @@ import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
+from .errors import redact_url
+from .head import HOP_BY_HOP
+from .routing.path import encode_path, ends_with_slash, split_path
 from .wrappers import Request, Response
 
 logger = logging.getLogger("pagesfn")
 
-# RFC 9110 section 7.6.1: headers meaning something for one connection only.
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-
 Body = bytes | Iterable[bytes] | AsyncIterable[bytes] | None
-
-# Characters of a path that need no escaping (RFC 3986 pchar and "/").
-_PATH_SAFE = "/!$&'()*+,;=:@~"
 
 
 class Origin:
@@ -52,7 +37,8 @@ class Origin:
             raise ValueError(f"the origin must be an http:// or https:// URL, not {url!r}")
         if parts.query or parts.fragment:
             raise ValueError(f"the origin URL takes no query or fragment: {url!r}")
-        self.url = url
+        #: The URL as messages and logs show it: its password masked.
+        self.url = redact_url(url)
         self._base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._client: httpx.Client | None = None
@@ -109,10 +95,11 @@ class Origin:
     def _build(
         self, client: httpx.Client | httpx.AsyncClient, request: Request, body: Body
     ) -> httpx.Request:
-        # The path goes on as it came; a server that decoded it (WSGI's PATH_INFO) gets it
-        # encoded again, and bytes a client sent unencoded are escaped.
-        safe = _PATH_SAFE + "%" if request.percent_encoded else _PATH_SAFE
-        url = self._base + quote(request.raw_path, safe=safe)
+        # The path goes on as pagesfn decided it (routing.path), spelled one unambiguous way:
+        # the origin cannot read it as a path other than the one middleware ran for.
+        raw, encoded = request.raw_path, request.percent_encoded
+        segments = split_path(raw, percent_encoded=encoded)
+        url = self._base + encode_path(segments, ends_with_slash(raw, percent_encoded=encoded))
         if request.query_string:
             url += "?" + request.query_string.decode("latin-1")
         headers = _outgoing(request)
@@ -150,7 +137,7 @@ def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
 
 def _outgoing(request: Request) -> list[tuple[str, str]]:
     items = list(request.headers.items())
-    drop = _HOP_BY_HOP | _connection_tokens(items) | {"host"}
+    drop = HOP_BY_HOP | _connection_tokens(items) | {"host"}
     headers = [(k, v) for k, v in items if k.lower() not in drop]
     host = request.headers.get("Host")
     client = request.remote_addr
@@ -169,7 +156,7 @@ def _outgoing(request: Request) -> list[tuple[str, str]]:
 
 def _incoming(answer: httpx.Response) -> list[tuple[str, str]]:
     raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers.raw]
-    drop = _HOP_BY_HOP | _connection_tokens(raw)
+    drop = HOP_BY_HOP | _connection_tokens(raw)
     return [(k, v) for k, v in raw if k.lower() not in drop]
 
 

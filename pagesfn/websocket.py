@@ -125,16 +125,17 @@ class Channel:
         if self.state is not WebSocketState.CONNECTING:
             return
         from .asgi import close_stream  # the face's helpers; imported late, as it imports this
-        from .pipeline import wire_headers
+        from .pipeline import response_head
 
         if response.stream is not None:
             await close_stream(response.stream)
+        response, pairs = response_head(response, None)
         if "websocket.http.response" not in self.scope.get("extensions", {}):
             await self.close(1008)  # before the handshake: the server answers 403
             return
         headers = [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in wire_headers(response)
+            for name, value in pairs
             if response.stream is None or name.lower() != "content-length"
         ]
         status = response.status_code
@@ -408,7 +409,9 @@ async def serve_mounted(
     from .adapters import AppKind
 
     if mount.kind is not AppKind.ASGI:
-        return Response(f"{mount.file}: a WSGI app cannot take WebSocket connections", 403)
+        # The response names no file (it reaches any client); the log does.
+        logger.warning("%s: a WSGI app cannot take WebSocket connections; refused", mount.file)
+        return Response("A WSGI app answers this path: it cannot take WebSocket connections", 403)
     try:
         await mount.asgi(executor)(scope, channel.receive, channel.forward)
     except OSError:
@@ -426,7 +429,8 @@ async def serve_mounted(
             return Response("Internal Server Error", 500)
         await channel.close(INTERNAL_ERROR)
     if channel.state is WebSocketState.CONNECTING:
-        return Response(f"{mount.file}: the mounted app returned without answering", 500)
+        logger.error("%s: the mounted app returned without answering a WebSocket", mount.file)
+        return Response("Internal Server Error", 500)
     return Response(b"", 101)
 
 

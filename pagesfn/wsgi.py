@@ -16,15 +16,16 @@ from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import EnvironHeaders
 
-from .adapters import Lifespan, LifespanError, LifespanGroup, MountedApp, mount_environ
+from .adapters import AppKind, Lifespan, LifespanError, LifespanGroup, MountedApp, mount_environ
 from .adapters.environ import input_length
 from .asgi import log_stream_failure
-from .background import LoopThread
+from .background import LoopThread, exit_error
 from .captured import capture_wsgi, environ_for, replayed_environ
 from .errors import ClientDisconnected, kept
 from .flow import Flow
+from .head import check_wsgi_head
 from .limits import LimitedInput
-from .pipeline import MountCall, wire_headers
+from .pipeline import MountCall, response_head, wire_headers
 from .types import Environ, StartResponse, WSGIApp
 from .wrappers import FileBody, Request, Response, carries_body
 
@@ -54,10 +55,11 @@ class WSGIBody:
 def _route_path(environ: Environ) -> tuple[bytes, bool]:
     """The app-relative bytes to route on, and whether they are still percent-encoded.
 
-    ``PATH_INFO`` arrives percent-decoded, which would split ``a%2Fb`` into two segments.
+    ``PATH_INFO`` arrives percent-decoded, leaving a malformed escape (``%zz``) as it came.
     Servers that keep the request target (gunicorn's ``RAW_URI``, uWSGI, mod_wsgi and
-    werkzeug's ``REQUEST_URI``) let the raw form be used, as long as it still agrees with
-    ``SCRIPT_NAME`` + ``PATH_INFO`` (an outer dispatcher may have rewritten those).
+    werkzeug's ``REQUEST_URI``) let the raw form be used, so that it is refused as on the
+    ASGI face, as long as it still agrees with ``SCRIPT_NAME`` + ``PATH_INFO`` (an outer
+    dispatcher may have rewritten those, and they are what a mounted app is given).
     """
     script: str = environ.get("SCRIPT_NAME", "")
     info: str = environ.get("PATH_INFO", "") or "/"
@@ -153,6 +155,7 @@ class WSGIFace:
             raw,
             encoded,
         )
+        request.form_limits = limits.form
         step = self.pipeline.prepare(request, self._schedule, self, environ)
         if isinstance(step, Flow):
             if limits.request_timeout is not None:
@@ -180,7 +183,12 @@ class WSGIFace:
         start_response: StartResponse,
         file: str | None = None,
     ) -> Iterable[bytes]:
-        start_response(response.status, pep3333_headers(response))
+        sent, headers = response_head(response, file, to_wsgi=True)
+        if sent is not response:
+            if response.stream is not None:
+                self._close(response.stream)
+            response = sent
+        start_response(response.status, headers)
         stream = response.stream
         if stream is None:
             return [] if method == "HEAD" else [response.body]
@@ -253,10 +261,14 @@ class WSGIFace:
                 app.mount_lifespans.ensure_started(mount.lifespan)
             wsgi_app = mount.wsgi(app.loop_thread.get_loop, app.executor)
             environ = mount_environ(environ, prefix)
+            # The ASGI bridge checks the heads it starts itself.
+            starting = (
+                checked_start(start_response) if mount.kind is AppKind.WSGI else start_response
+            )
             if counted is not None:
-                return self._counted(wsgi_app, environ, start_response, counted)
+                return self._counted(wsgi_app, environ, starting, counted)
             # A mounted WSGI app is called as is: its iterable goes straight to the server.
-            return wsgi_app(environ, start_response)
+            return wsgi_app(environ, starting)
         except Exception as exc:
             if counted is not None and counted.exceeded:
                 return self._respond(
@@ -270,7 +282,9 @@ class WSGIFace:
             response = self.pipeline.mount_failed(call, exc)
             # exc_info lets this replace a response the app may have started.
             start_response(
-                response.status, pep3333_headers(response), (type(exc), exc, exc.__traceback__)
+                response.status,
+                wire_headers(response, to_wsgi=True),
+                (type(exc), exc, exc.__traceback__),
             )
             return [response.body]
 
@@ -291,7 +305,8 @@ class WSGIFace:
             nonlocal replaced
             replaced = True
             # exc_info lets the 413 replace a start the app already made.
-            start_response(refusal.status, pep3333_headers(refusal), (type(error), error, None))
+            headers = wire_headers(refusal, to_wsgi=True)
+            start_response(refusal.status, headers, (type(error), error, None))
 
         def starting(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -316,28 +331,18 @@ class WSGIFace:
         self.app.background.schedule(work, self.app.loop_thread.loop)
 
 
-#: Headers about the connection, not the response: the server's, never a WSGI app's.
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
+def checked_start(start_response: StartResponse) -> StartResponse:
+    """``start_response`` for a mounted WSGI app: the head it starts is checked on its way
+    to the server (:func:`~pagesfn.head.check_wsgi_head`); one that cannot be sent raises
+    :class:`~pagesfn.head.InvalidHead` into the app, whose call then fails."""
 
+    def start(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
+        _, checked = check_wsgi_head(status, headers)
+        return start_response(status, checked, exc_info)
 
-def pep3333_headers(response: Response) -> list[tuple[str, str]]:
-    """The header pairs to send, less the hop-by-hop ones PEP 3333 keeps from apps (strict
-    servers such as wsgiref refuse them): closing the connection is the server's call."""
-    headers = wire_headers(response)
-    if any(name.lower() in _HOP_BY_HOP for name, _ in headers):
-        return [(name, value) for name, value in headers if name.lower() not in _HOP_BY_HOP]
-    return headers
+    return start
 
 
 def _discard(data: bytes) -> None:
@@ -380,6 +385,11 @@ class _ServerChunks:
         except Exception as exc:
             log_stream_failure(exc, self._where)
             raise
+        except (SystemExit, KeyboardInterrupt) as exc:
+            # Out of the iterable, it would end the server's worker with this response.
+            error = exit_error(exc)
+            log_stream_failure(error, self._where)
+            raise error from exc
 
     def close(self) -> None:
         close = getattr(self._stream, "close", None)

@@ -1,0 +1,151 @@
+"""The response head, checked once on its way out.
+
+Every head pagesfn sends (a handler's :class:`~pagesfn.Response`, a mounted app's, either
+bridge's) crosses :func:`check_head` or :func:`check_raw_head` before a server sees it, so
+that no server drops the connection over it (uvicorn with h11, hypercorn) or passes an
+injected header on (werkzeug's, wsgiref):
+
+- the status is a number from 100 to 599, its reason phrase (WSGI) free of control
+  characters;
+- header names are RFC 9110 tokens; values carry no control character but tab (CR, LF and
+  NUL included) and lose surrounding spaces and tabs (Django's ``Set-Cookie`` values start
+  with one);
+- a head that can carry no body (1xx, 204, 304) has no ``Content-Length`` or
+  ``Transfer-Encoding``;
+- toward a WSGI server (and from a WSGI app), hop-by-hop headers are dropped: PEP 3333
+  keeps them from apps, and wsgiref and waitress answer 500 to an app that sends them.
+
+What can be fixed is fixed; what cannot raises :class:`InvalidHead`, which the faces turn
+into a logged 500 naming the route file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .errors import PagesError
+from .wrappers import carries_body
+
+#: RFC 9110 section 7.6.1 (and ``proxy-connection``, which some clients still send):
+#: headers about one connection, never to be passed on by an app or a proxy.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_RAW_HOP_BY_HOP = frozenset(name.encode() for name in HOP_BY_HOP)
+#: Headers that describe a body, which a 1xx, 204 or 304 response does not have.
+_BODY = frozenset({"content-length", "transfer-encoding"})
+_RAW_BODY = frozenset(name.encode() for name in _BODY)
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_RAW_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Control characters but horizontal tab: CR, LF and NUL among them.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_SPACE = " \t"
+_STATUS_LINE = re.compile(r"([1-5][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
+
+
+class InvalidHead(PagesError):
+    """A response head no HTTP server can send as it is."""
+
+    code = "response-head"
+
+
+def check_status(status: object) -> int:
+    """``status`` as an ``int``, if it is an HTTP status (a number from 100 to 599)."""
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise InvalidHead(f"the status {status!r} is not a number from 100 to 599")
+    return int(status)
+
+
+def check_status_line(status: str) -> int:
+    """The code of a WSGI status line (``"200 OK"``), if the line is valid."""
+    found = _STATUS_LINE.fullmatch(status)
+    if found is None:
+        raise InvalidHead(f"the status line {status!r} is not a code from 100 to 599 and text")
+    return int(found[1])
+
+
+def check_value(name: str, value: str) -> str:
+    """One header value, if it holds no control character but tab and HTTP can carry it
+    (latin-1; percent-encode anything else)."""
+    if _CONTROL.search(value):
+        raise InvalidHead(f"the value of the header `{name}` holds a control character")
+    if not value.isascii():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise InvalidHead(
+                f"the header `{name}: {value}` is not latin-1, which HTTP cannot carry; "
+                "use ASCII (percent-encode the value)"
+            ) from None
+    return value
+
+
+def check_head(
+    status: int, headers: Iterable[tuple[str, str]], *, drop_hop_by_hop: bool = False
+) -> list[tuple[str, str]]:
+    """The header pairs of a response with ``status``, made valid, or :class:`InvalidHead`.
+
+    >>> check_head(204, [("Set-Cookie", " a=1"), ("Content-Length", "0")])
+    [('Set-Cookie', 'a=1')]
+    """
+    body = carries_body(check_status(status))
+    checked: list[tuple[str, str]] = []
+    for name, value in headers:
+        if not _TOKEN.fullmatch(name):
+            raise InvalidHead(f"the header name {name!r} is not an HTTP token")
+        check_value(name, value)
+        if not body or drop_hop_by_hop:
+            lowered = name.lower()
+            if (not body and lowered in _BODY) or (drop_hop_by_hop and lowered in HOP_BY_HOP):
+                continue
+        if value and (value[0] in _SPACE or value[-1] in _SPACE):
+            value = value.strip(_SPACE)
+        checked.append((name, value))
+    return checked
+
+
+def check_wsgi_head(
+    status: str, headers: Iterable[tuple[str, str]]
+) -> tuple[int, list[tuple[str, str]]]:
+    """The code and the checked headers of what a WSGI app passes to ``start_response``;
+    hop-by-hop headers, which PEP 3333 keeps from apps, are dropped."""
+    code = check_status_line(status)
+    return code, check_head(code, headers, drop_hop_by_hop=True)
+
+
+def check_raw_head(
+    status: object, headers: Iterable[tuple[bytes, bytes]], *, drop_hop_by_hop: bool = False
+) -> list[tuple[bytes, bytes]]:
+    """:func:`check_head` for the byte pairs of an ASGI ``http.response.start``."""
+    body = carries_body(check_status(status))
+    checked: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        if not _RAW_TOKEN.fullmatch(name):
+            raise InvalidHead(f"the header name {name!r} is not an HTTP token")
+        if _RAW_CONTROL.search(value):
+            label = name.decode("latin-1")
+            raise InvalidHead(f"the value of the header `{label}` holds a control character")
+        if not body or drop_hop_by_hop:
+            lowered = name.lower()
+            if (not body and lowered in _RAW_BODY) or (
+                drop_hop_by_hop and lowered in _RAW_HOP_BY_HOP
+            ):
+                continue
+        if value and (value[0] in b" \t" or value[-1] in b" \t"):
+            value = value.strip(b" \t")
+        checked.append((name, value))
+    return checked
