@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from pagesfn.background import as_coroutine
 from pagesfn.errors import PagesError
 from pagesfn.types import ASGIApp, Message
 
@@ -77,7 +78,8 @@ class Lifespan:
     async def _run(self, scope: dict[str, Any]) -> None:
         assert self._inbox is not None and self._outbox is not None
         try:
-            await self.app(scope, self._inbox.get, self._outbox.put)
+            # as_coroutine: an exit raised by the app is its failure, not the server's.
+            await as_coroutine(self.app(scope, self._inbox.get, self._outbox.put))
         except Exception as exc:
             await self._outbox.put({"type": "app.raised", "exc": exc})
         else:

@@ -72,6 +72,10 @@ class Pages(ASGIFace):
     :param max_header_size: bytes of all request headers together (431 past it).
     :param max_queue: calls that may wait for a thread of the pool once every thread is
         busy (503 past it, rather than a queue without bound).
+    :param max_form_parts: parts of a ``multipart/form-data`` body ``request.form`` and
+        ``request.files`` parse (413 past it).
+    :param max_form_memory_size: bytes of one form field (not a file) held in memory
+        (413 past it).
 
     Each limit is off when ``None`` (or 0).
     """
@@ -100,6 +104,8 @@ class Pages(ASGIFace):
         max_header_count: int | None = DEFAULT_LIMITS.max_header_count,
         max_header_size: int | None = DEFAULT_LIMITS.max_header_size,
         max_queue: int | None = DEFAULT_LIMITS.max_queue,
+        max_form_parts: int | None = DEFAULT_LIMITS.max_form_parts,
+        max_form_memory_size: int | None = DEFAULT_LIMITS.max_form_memory_size,
     ) -> None:
         self.limits = Limits.of(
             max_body_size=max_body_size,
@@ -108,6 +114,8 @@ class Pages(ASGIFace):
             max_header_count=max_header_count,
             max_header_size=max_header_size,
             max_queue=max_queue,
+            max_form_parts=max_form_parts,
+            max_form_memory_size=max_form_memory_size,
         )
         self.functions_config = (
             None if functions_config is None else os.path.abspath(os.fspath(functions_config))

@@ -91,18 +91,23 @@ class LoopThread:
 async def as_coroutine(awaitable: Awaitable[T]) -> T:
     """``awaitable`` as a coroutine, the form ``run_coroutine_threadsafe`` takes.
 
-    ``SystemExit`` (``sys.exit()``, argparse and click exit with it) becomes a
-    ``RuntimeError``: raised out of a task, asyncio would stop the loop with it, and so
-    the server whose loop it is, for every request.
+    ``SystemExit`` (``sys.exit()``, argparse and click exit with it) and a
+    ``KeyboardInterrupt`` raised by code become a ``RuntimeError``: raised out of a task,
+    asyncio would stop the loop with them, and so the server whose loop it is, for every
+    request. (The server's own Ctrl-C arrives as a signal its handler takes, never as an
+    exception inside a request.)
     """
     try:
         return await awaitable
-    except SystemExit as exc:
+    except (SystemExit, KeyboardInterrupt) as exc:
         raise exit_error(exc) from exc
 
 
-def exit_error(exc: SystemExit) -> RuntimeError:
-    """What a ``SystemExit`` raised by app code becomes: an error of that request alone."""
+def exit_error(exc: SystemExit | KeyboardInterrupt) -> RuntimeError:
+    """What a ``SystemExit`` or ``KeyboardInterrupt`` raised by app code becomes: an error
+    of that request alone."""
+    if isinstance(exc, KeyboardInterrupt):
+        return RuntimeError("KeyboardInterrupt raised by app code does not stop a server")
     return RuntimeError(f"SystemExit({exc.code!r}): sys.exit() does not stop a server")
 
 

@@ -15,6 +15,7 @@ from io import BytesIO
 from typing import Any
 from urllib.parse import quote
 
+from .background import as_coroutine
 from .types import Environ, Message, Receive, Scope
 from .wrappers import Request, Response
 
@@ -28,7 +29,8 @@ async def capture_asgi(app: Any, scope: Scope, receive: Receive) -> Response:
     """Call the ASGI ``app`` and return its response as soon as it starts; the body
     streams from the app, which runs in its own task, one message at a time."""
     channel = _Channel()
-    task = asyncio.ensure_future(app(scope, receive, channel.send))
+    # as_coroutine: an exit raised by the app stays with this request.
+    task = asyncio.ensure_future(as_coroutine(app(scope, receive, channel.send)))
     start = await channel.get(task)
     if start is None:
         raise RuntimeError("the mounted app returned without sending a response")

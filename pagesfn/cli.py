@@ -113,6 +113,15 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="Calls waiting for a busy thread pool, 503 past it [1000].",
             ),
             click.option(
+                "--max-form-parts",
+                type=int,
+                help="Parts of a multipart form body, 413 past it (0: none) [1000].",
+            ),
+            click.option(
+                "--max-form-memory-size",
+                help="Bytes of one form field in memory, 413 past it (0: none) [500KB].",
+            ),
+            click.option(
                 "--allow-remote-debug",
                 is_flag=True,
                 default=None,

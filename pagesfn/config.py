@@ -103,6 +103,8 @@ class Config:
     max_header_count: int = DEFAULT_LIMITS.max_header_count or 0
     max_header_size: int = DEFAULT_LIMITS.max_header_size or 0
     max_queue: int = DEFAULT_LIMITS.max_queue or 0
+    max_form_parts: int = DEFAULT_LIMITS.max_form_parts or 0
+    max_form_memory_size: int = DEFAULT_LIMITS.max_form_memory_size or 0
     #: Let debug pages (tracebacks, file paths) be served on a non-loopback address.
     allow_remote_debug: bool = False
     source: Path | None = None
@@ -142,6 +144,8 @@ class Config:
             "max_header_count": self.max_header_count,
             "max_header_size": self.max_header_size,
             "max_queue": self.max_queue,
+            "max_form_parts": self.max_form_parts,
+            "max_form_memory_size": self.max_form_memory_size,
         }
 
 
@@ -371,6 +375,8 @@ _CHECKS: dict[str, _Check] = {
     "max_header_count": _integer(0),
     "max_header_size": _size,
     "max_queue": _integer(0),
+    "max_form_parts": _integer(0),
+    "max_form_memory_size": _size,
     "allow_remote_debug": _boolean,
 }
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 E = TypeVar("E", bound=BaseException)
 
@@ -185,3 +186,19 @@ def kept(exc: E) -> tuple[E, TracebackType | None]:
     add every raise's frames to it, and keep them alive."""
     tb = exc.__traceback__
     return exc, None if tb is None else tb.tb_next
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password masked, fit for error messages, responses and logs.
+
+    >>> redact_url("http://admin:hunter2@origin.internal:8080/")
+    'http://admin:***@origin.internal:8080/'
+    """
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

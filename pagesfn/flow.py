@@ -164,18 +164,17 @@ class Flow:
             return self._mount(step, request)
         handler = step.handler
         try:
-            if handler.is_async:
-                result = self._await(handler.fn(context))
-            else:
-                result = handler.fn(context)
-                if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
-                    result = self._await(result)
-                if self.deadline is not None and time.monotonic() > self.deadline[0]:
-                    raise RequestTimedOut(self.deadline[1])
+            result = self._await(handler.fn(context)) if handler.is_async else handler.fn(context)
+            if type(result) not in _PLAIN_RESULTS and inspect.isawaitable(result):
+                result = self._await(result)  # what an async handler returns is awaited too
+            elif self.deadline is not None and time.monotonic() > self.deadline[0]:
+                raise RequestTimedOut(self.deadline[1])
             return self.pipeline.step_result(result)
         except Exception as exc:
             self._note_failure(exc, step.file, handler.name)
             raise
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise self._exited(exc, step) from exc
 
     def _mount(self, call: MountCall, request: Request) -> Response:
         try:
@@ -237,11 +236,16 @@ class Flow:
         except Exception as exc:
             self._note_failure(exc, step.file, handler.name)
             raise
-        except SystemExit as exc:
-            # Out of the request's task, it would stop the server's loop.
-            error = exit_error(exc)
-            self._note_failure(error, step.file, handler.name)
-            raise error from exc
+        except (SystemExit, KeyboardInterrupt) as exc:
+            raise self._exited(exc, step) from exc
+
+    def _exited(self, exc: SystemExit | KeyboardInterrupt, step: Step) -> RuntimeError:
+        """The error of this request alone that ``sys.exit()`` (or a ``KeyboardInterrupt``
+        raised by code) in a handler becomes: out of the request, on the ASGI face it would
+        stop the server's loop, and on the WSGI face end a sync worker."""
+        error = exit_error(exc)
+        self._note_failure(error, step.file, step.handler.name)
+        return error
 
     async def _amount(self, call: MountCall, request: Request) -> Response:
         try:

@@ -22,6 +22,8 @@ from .types import Environ, Message, Receive, Scope
 
 KIB = 1024
 MIB = 1024 * KIB
+DEFAULT_FORM_PARTS = 1000
+DEFAULT_FORM_MEMORY_SIZE = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,11 @@ class Limits:
     max_header_size: int | None = 32 * KIB
     #: Calls waiting for a thread of the pool (once every thread is busy): 503 past it.
     max_queue: int | None = 1000
+    #: Parts of a ``multipart/form-data`` body parsed into ``request.form``/``files``: 413
+    #: past it (Flask's default), so a body of tiny parts cannot cost seconds of CPU.
+    max_form_parts: int | None = DEFAULT_FORM_PARTS
+    #: Bytes of one form field (not a file) kept in memory: 413 past it (Flask's default).
+    max_form_memory_size: int | None = DEFAULT_FORM_MEMORY_SIZE
 
     @classmethod
     def of(
@@ -51,6 +58,8 @@ class Limits:
         max_header_count: int | None,
         max_header_size: int | None,
         max_queue: int | None,
+        max_form_parts: int | None = DEFAULT_FORM_PARTS,
+        max_form_memory_size: int | None = DEFAULT_FORM_MEMORY_SIZE,
     ) -> Limits:
         """Limits where 0 (as config files spell "no limit") is ``None``."""
         for name, value in (
@@ -60,6 +69,8 @@ class Limits:
             ("max_header_count", max_header_count),
             ("max_header_size", max_header_size),
             ("max_queue", max_queue),
+            ("max_form_parts", max_form_parts),
+            ("max_form_memory_size", max_form_memory_size),
         ):
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative (0 or None: no limit)")
@@ -70,7 +81,14 @@ class Limits:
             max_header_count or None,
             max_header_size or None,
             max_queue or None,
+            max_form_parts or None,
+            max_form_memory_size or None,
         )
+
+    @property
+    def form(self) -> tuple[int | None, int | None]:
+        """``(max_form_parts, max_form_memory_size)``, what a request's form parser takes."""
+        return self.max_form_parts, self.max_form_memory_size
 
     # -- the head of a request ------------------------------------------------------------
 
@@ -87,7 +105,7 @@ class Limits:
             return _too_many_headers(len(headers), self.max_header_count)
         total = 0
         declared: bytes | None = None
-        chunked = False
+        chunked = host = False
         for name, value in headers:
             total += len(name) + len(value)
             if name == b"content-length":
@@ -96,6 +114,11 @@ class Limits:
                 declared = value
             elif name == b"transfer-encoding":
                 chunked = True
+            elif name == b"host":
+                # RFC 9112 3.2: more than one is a 400 (h11 refuses it, httptools does not).
+                if host:
+                    return _two_hosts()
+                host = True
         if self.max_header_size is not None and total > self.max_header_size:
             return _headers_too_large(total, self.max_header_size)
         if declared is not None:
@@ -131,6 +154,8 @@ class Limits:
             return _too_many_headers(count, self.max_header_count)
         if self.max_header_size is not None and total > self.max_header_size:
             return _headers_too_large(total, self.max_header_size)
+        if "," in environ.get("HTTP_HOST", ""):
+            return _two_hosts()  # the server joined two Host headers into one
         declared: str = environ.get("CONTENT_LENGTH") or ""
         chunked = "HTTP_TRANSFER_ENCODING" in environ
         if declared:
@@ -161,6 +186,10 @@ class Limits:
 _BARE_HEADERS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
 
 DEFAULT_LIMITS = Limits()
+
+
+def _two_hosts() -> RequestRefused:
+    return BadRequest("the request has more than one Host header")
 
 
 def _too_many_headers(count: int, limit: int) -> RequestRefused:

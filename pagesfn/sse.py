@@ -10,6 +10,7 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
+from .background import as_coroutine
 from .wrappers import HeadersInit, Response, dump_json
 
 # The line breaks of the event stream format: CRLF, lone CR, lone LF.
@@ -129,7 +130,8 @@ async def _async_events(
     try:
         while True:
             if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
+                # as_coroutine: an exit raised by the source stays with this response.
+                pending = asyncio.ensure_future(as_coroutine(anext(iterator)))
             done, _ = await asyncio.wait((pending,), timeout=keep_alive or None)
             if not done:
                 yield _KEEP_ALIVE

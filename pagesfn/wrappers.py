@@ -22,6 +22,7 @@ from werkzeug.urls import iri_to_uri
 from werkzeug.utils import cached_property, get_content_type
 
 from .errors import BadRequest, BodyAccessError
+from .limits import DEFAULT_FORM_MEMORY_SIZE, DEFAULT_FORM_PARTS
 
 HeadersInit = Headers | Mapping[str, str] | list[tuple[str, str]] | None
 
@@ -74,6 +75,8 @@ class Request(_SansIORequest):
     #: Whether this is a WebSocket handshake (ASGI's ``websocket`` scope), a GET request
     #: that routes to ``on_websocket`` handlers.
     websocket = False
+    #: ``(max_form_parts, max_form_memory_size)`` for the form parser: the app's limits.
+    form_limits: tuple[int | None, int | None] = (DEFAULT_FORM_PARTS, DEFAULT_FORM_MEMORY_SIZE)
 
     def __init__(
         self,
@@ -150,6 +153,7 @@ class Request(_SansIORequest):
             encoded,
         )
         copy._body = self._body
+        copy.form_limits = self.form_limits
         copy.rewritten = True
         copy.websocket = self.websocket
         return copy
@@ -300,7 +304,9 @@ class Request(_SansIORequest):
 
     def _parse_form(self) -> None:
         data = self.get_data()
-        parser = FormDataParser(cls=MultiDict)
+        parts, memory = self.form_limits
+        # Bounded as Flask bounds it: past either limit, werkzeug raises a 413.
+        parser = FormDataParser(cls=MultiDict, max_form_memory_size=memory, max_form_parts=parts)
         _, form, files = parser.parse(BytesIO(data), self.mimetype, len(data), self.mimetype_params)
         self.__dict__["form"] = form
         self.__dict__["files"] = files

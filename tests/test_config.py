@@ -663,7 +663,17 @@ def test_pages_options_without_debug_is_not_debug(tmp_path: Path) -> None:
         "max_header_count": 100,
         "max_header_size": 32 * 1024,
         "max_queue": 1000,
+        "max_form_parts": 1000,
+        "max_form_memory_size": 500_000,
     }
+
+
+def test_the_form_limits_come_from_the_config_file(tmp_path: Path) -> None:
+    write(tmp_path / "pagesfn.toml", "max-form-parts = 20\nmax-form-memory-size = '1MB'\n")
+    options = load_config(tmp_path).pages_options()
+    assert (options["max_form_parts"], options["max_form_memory_size"]) == (20, 1024 * 1024)
+    overridden = load_config(tmp_path, {"max_form_parts": 0}).pages_options()
+    assert overridden["max_form_parts"] == 0
 
 
 def test_pages_options_build_a_working_app(tmp_path: Path) -> None:

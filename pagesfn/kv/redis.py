@@ -46,8 +46,8 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
-from urllib.parse import urlsplit, urlunsplit
 
+from ..errors import redact_url
 from .namespace import MAX_METADATA_BYTES, KVError, KVNamespace, StoredKey, StoredValue
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class RedisBackend:
                 "a Redis KV namespace needs the redis package (pip install redis)"
             ) from None
         self.namespace = namespace
-        self.url = _redact(url)
+        self.url = redact_url(url)
         self._url = url
         self._redis = redis
         self._closed = False
@@ -477,16 +477,3 @@ def _header(stored: bytes) -> tuple[bytes, str | None, int]:
 
 def _expired(expiration: bytes, now: float) -> bool:
     return expiration != b"" and float(expiration) <= now
-
-
-def _redact(url: str) -> str:
-    """``url`` with any password replaced, fit for error messages and logs."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rpartition("@")[2]
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-    except ValueError:
-        return url

@@ -7,6 +7,7 @@ app that cannot start stops the server from starting, naming its file."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import threading
@@ -26,7 +27,7 @@ from pagesfn.types import Message
 
 # The real servers' helpers of the command's tests (the folder is not a package).
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
-from test_servers import exited, free_port
+from test_servers import exited, free_port, running, wait_for
 
 SECRET = "s3cr3t-in-the-error"
 
@@ -320,51 +321,98 @@ def test_a_broken_module_costs_the_same_on_every_request(serve: Callable[..., An
     assert len(traceback()) == len(first)
 
 
-#: ``sys.exit()`` (argparse and click call it too) where the event loop runs it.
-EXITS = {
-    "ok.py": "async def on_request(context):\n    return 'ok'\n",
-    "exits.py": """
-        import sys
+#: What stops a process when code raises it: ``sys.exit()`` (argparse and click call it
+#: too) and a ``KeyboardInterrupt`` raised by code rather than by the server's signal.
+STOPS = {"sys_exit": "sys.exit(2)", "interrupt": "raise KeyboardInterrupt"}
 
 
-        async def on_request(context):
-            sys.exit(2)
-    """,
-    "exits_later.py": """
-        import asyncio
-        import sys
+def exits(stop: str) -> dict[str, str]:
+    """Handlers, streamed bodies, an event stream's source and ``wait_until`` work that
+    run ``stop`` where the event loop (or the WSGI server's thread) runs them."""
+    return {
+        "ok.py": "async def on_request(context):\n    return 'ok'\n",
+        "exits.py": f"""
+            import sys
 
 
-        async def exit_later():
-            await asyncio.sleep(0)
-            sys.exit(2)
+            async def on_request(context):
+                {stop}
+        """,
+        "exits_sync.py": f"""
+            import sys
 
 
-        async def on_request(context):
-            context.wait_until(exit_later())
-            return "scheduled"
-    """,
-    "exits_later_sync.py": """
-        import sys
+            def on_request(context):
+                {stop}
+        """,
+        "exits_later.py": f"""
+            import asyncio
+            import sys
 
 
-        def on_request(context):
-            context.wait_until(lambda: sys.exit(2))
-            return "scheduled"
-    """,
-    "exits_streaming.py": """
-        import sys
+            async def exit_later():
+                await asyncio.sleep(0)
+                {stop}
 
 
-        async def chunks():
-            yield "a first chunk, "
-            sys.exit(2)
+            async def on_request(context):
+                context.wait_until(exit_later())
+                return "scheduled"
+        """,
+        "exits_later_sync.py": f"""
+            import sys
 
 
-        async def on_request(context):
-            return chunks()
-    """,
-}
+            def exit_later():
+                {stop}
+
+
+            def on_request(context):
+                context.wait_until(exit_later)
+                return "scheduled"
+        """,
+        "exits_streaming.py": f"""
+            import sys
+
+
+            async def chunks():
+                yield "a first chunk, "
+                {stop}
+
+
+            async def on_request(context):
+                return chunks()
+        """,
+        "exits_streaming_sync.py": f"""
+            import sys
+
+
+            def chunks():
+                yield "a first chunk, "
+                {stop}
+
+
+            def on_request(context):
+                return chunks()
+        """,
+        "exits_events.py": f"""
+            import sys
+
+            from pagesfn import EventStream
+
+
+            async def events():
+                yield "first"
+                {stop}
+
+
+            async def on_request(context):
+                return EventStream(events())
+        """,
+    }
+
+
+STREAMED_EXITS = ["exits_streaming.py", "exits_streaming_sync.py", "exits_events.py"]
 
 
 def still_serving(url: str) -> None:
@@ -373,16 +421,20 @@ def still_serving(url: str) -> None:
         assert answer(url + "/ok") == (200, b"ok")
 
 
+@pytest.mark.parametrize("stop", sorted(STOPS))
 @pytest.mark.parametrize("file", ["exits_later.py", "exits_later_sync.py"])
-def test_sys_exit_in_wait_until_work_is_its_failure_not_the_servers(
+@pytest.mark.parametrize("face", ["asgi", "wsgi"])
+def test_an_exit_in_wait_until_work_is_its_failure_not_the_servers(
     pages: Callable[..., Pages],
     real_server: Callable[[Pages], AbstractContextManager[str]],
     caplog: pytest.LogCaptureFixture,
     file: str,
+    stop: str,
 ) -> None:
-    """``wait_until`` work calling ``sys.exit()`` is logged as failed work; it does not stop
-    the event loop it ran on (the server's, or the WSGI face's own)."""
-    with real_server(pages(EXITS)) as url:
+    """``wait_until`` work calling ``sys.exit()`` or raising ``KeyboardInterrupt`` is
+    logged as failed work; it does not stop the event loop it ran on (the server's, or the
+    WSGI face's own)."""
+    with real_server(pages(exits(STOPS[stop]))) as url:
         assert answer(url + "/" + file.removesuffix(".py")) == (200, b"scheduled")
         for _ in range(100):
             if "wait_until work failed" in error_messages(caplog):
@@ -392,36 +444,53 @@ def test_sys_exit_in_wait_until_work_is_its_failure_not_the_servers(
         still_serving(url)
 
 
-def test_sys_exit_in_an_async_handler_is_a_500_and_the_server_serves_on(
-    pages: Callable[..., Pages], real_server: Callable[[Pages], AbstractContextManager[str]]
-) -> None:
-    """An ``async def`` handler calling ``sys.exit()`` is answered 500; the server goes on."""
-    with real_server(pages(EXITS)) as url:
-        assert answer(url + "/exits") == (500, b"Internal Server Error")
-        still_serving(url)
-
-
+@pytest.mark.parametrize("stop", sorted(STOPS))
+@pytest.mark.parametrize("file", ["exits.py", "exits_sync.py"])
 @pytest.mark.parametrize("face", ["asgi", "wsgi"])
-def test_sys_exit_in_an_async_handler_is_logged_naming_its_file(
+def test_an_exit_in_a_handler_is_a_500_logged_naming_its_file(
     pages: Callable[..., Pages],
     real_server: Callable[[Pages], AbstractContextManager[str]],
     caplog: pytest.LogCaptureFixture,
+    file: str,
+    stop: str,
 ) -> None:
-    """The log of a handler calling ``sys.exit()`` names its file, as for any error."""
-    with real_server(pages(EXITS)) as url:
-        answer(url + "/exits")
-    assert any(m.startswith("exits.py: ") for m in error_messages(caplog))
+    """A handler, ``def`` or ``async def``, calling ``sys.exit()`` or raising
+    ``KeyboardInterrupt`` is answered 500 on both faces and logged naming its file, as any
+    error; the server goes on."""
+    with real_server(pages(exits(STOPS[stop]))) as url:
+        assert answer(url + "/" + file.removesuffix(".py")) == (500, b"Internal Server Error")
+        still_serving(url)
+    assert any(m.startswith(f"{file}: ") for m in error_messages(caplog))
+
+
+@pytest.mark.parametrize("stop", sorted(STOPS))
+@pytest.mark.parametrize("file", ["exits.py", "exits_sync.py"])
+def test_an_exit_never_leaves_the_wsgi_face(
+    pages: Callable[..., Pages], stop: str, file: str
+) -> None:
+    """Called as a WSGI server calls it, ``pages.wsgi`` answers 500 rather than letting
+    the exit out (a gunicorn sync worker would die with it)."""
+    client = webtest.TestApp(pages(exits(STOPS[stop])).wsgi)
+    assert client.get("/" + file.removesuffix(".py"), expect_errors=True).status_int == 500
 
 
 # Where the bug stops uvicorn, its thread ends with the SystemExit: that is the failure.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("stop", sorted(STOPS))
+@pytest.mark.parametrize(
+    "file", ["exits_streaming.py", "exits_streaming_sync.py", "exits_events.py"]
+)
 @pytest.mark.parametrize("face", ["asgi", "wsgi"])
-def test_sys_exit_in_a_streamed_body_does_not_stop_the_server(
-    pages: Callable[..., Pages], real_server: Callable[[Pages], AbstractContextManager[str]]
+def test_an_exit_in_a_streamed_body_does_not_stop_the_server(
+    pages: Callable[..., Pages],
+    real_server: Callable[[Pages], AbstractContextManager[str]],
+    file: str,
+    stop: str,
 ) -> None:
-    """A streamed body calling ``sys.exit()`` is cut short; the server serves on."""
-    with real_server(pages(EXITS)) as url:
-        outcome = answer(url + "/exits_streaming")
+    """A streamed body or an event stream's source calling ``sys.exit()`` or raising
+    ``KeyboardInterrupt`` is cut short; the server serves on."""
+    with real_server(pages(exits(STOPS[stop]))) as url:
+        outcome = answer(url + "/" + file.removesuffix(".py"))
         assert outcome == "RemoteProtocolError" or outcome[0] == 500, outcome
         assert answer(url + "/ok", 2) == (200, b"ok")
 
@@ -518,3 +587,40 @@ def test_serve_exits_non_zero_naming_a_mounted_app_that_fails_to_start(
     assert result.returncode == 3, result.stderr
     assert "api/[[default]].py: lifespan startup failed" in result.stderr
     assert "RuntimeError: the database is down" in result.stderr
+
+
+DYING = {
+    "ok.py": "def on_request(context):\n    return 'ok'\n",
+    "die.py": """
+        import os
+
+
+        def on_request(context):
+            os._exit(3)  # the status uvicorn's supervisor takes for a failed start
+    """,
+}
+
+
+def test_a_worker_that_dies_while_serving_is_replaced(
+    tree: Callable[[Mapping[str, str]], Path], tmp_path: Path
+) -> None:
+    """With ``--workers 2``, a worker that exits while serving (with status 3, even) is
+    replaced; the command serves on, and says so in its log."""
+    project = tree(DYING).parent
+    with running("serve", project, "--workers", "2", cwd=tmp_path) as server:
+        for _ in range(3):
+            with contextlib.suppress(httpx.TransportError):
+                server.get("/die")
+            assert wait_for(lambda: server.get("/ok").text, server) == "ok"
+        wait_for(
+            lambda: server.output().count("while serving; starting another"),
+            server,
+            lambda count: count >= 3,
+        )
+        assert server.process.poll() is None
+        started = wait_for(
+            lambda: server.output().count("Application startup complete"),
+            server,
+            lambda count: count >= 5,
+        )
+        assert started >= 5  # two workers and three replacements
