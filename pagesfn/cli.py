@@ -113,6 +113,11 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="Calls waiting for a busy thread pool, 503 past it [1000].",
             ),
             click.option(
+                "--head-timeout",
+                type=float,
+                help="Seconds to send a request head, 408 past it (0: none) [15].",
+            ),
+            click.option(
                 "--max-form-parts",
                 type=int,
                 help="Parts of a multipart form body, 413 past it (0: none) [1000].",

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from .errors import Problem, ProblemsError
+from .head_timeout import DEFAULT_HEAD_TIMEOUT
 from .limits import DEFAULT_LIMITS, parse_size
 from .routing.cloudbase import CONFIG_FILE as FUNCTIONS_CONFIG_FILE
 from .routing.cloudbase import EXTENDED_CONTEXT_HEADER
@@ -84,6 +85,9 @@ class Config:
     log_format: str = "text"
     max_threads: int = 40
     shutdown_timeout: float = 30.0
+    #: Seconds a connection has to send each request head (408, or closed, past it; 0:
+    #: none), under ``pagesfn serve`` and ``pagesfn dev``.
+    head_timeout: float = DEFAULT_HEAD_TIMEOUT
     region: str = "local"
     geo_header: str | None = None
     client_ip_header: str | None = None
@@ -361,6 +365,7 @@ _CHECKS: dict[str, _Check] = {
     "log_format": _choice("text", "json"),
     "max_threads": _integer(1),
     "shutdown_timeout": _seconds,
+    "head_timeout": _seconds,
     "region": _text,
     "geo_header": _header,
     "client_ip_header": _header,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
 from .errors import PagesError
+from .head_timeout import HeadTimeoutProtocol, HeadWatch
 from .routing import scan
 from .routing.cloudbase import functions_root, load_functions_config
 from .routing.rules import load_routes_json
@@ -103,6 +104,8 @@ def run(
         reload_excludes=[*_EXCLUDED, *_unwatched(config, watched)] if watched else None,
         access_log=False,  # pagesfn writes its own (see pagesfn.logs)
         ws="websockets-sansio",
+        # uvicorn's HTTP protocol with a request head timeout (pagesfn.head_timeout).
+        http=HeadTimeoutProtocol if config.head_timeout else "auto",
         timeout_graceful_shutdown=int(config.shutdown_timeout) or None,
         # Room for a head a little past the app's limits, which then answers 431 or 414
         # itself; a head beyond this gets the server's own 400.
@@ -189,14 +192,19 @@ def app_from_environment() -> Any:
         # While files are being edited the tree can be broken for a moment: answer with
         # what is wrong until the next change reloads it, rather than not at all.
         logger.error("%s", exc)
-        return broken_tree_app(exc, debug=bool(config.debug))
+        return _with_head_timeout(broken_tree_app(exc, debug=bool(config.debug)), config)
     pages = getattr(app, "pages", app)
     _end_connections_on_exit(pages)
     # The process ends right after the lifespan shutdown, on SIGTERM without running any
     # finalizer (uvicorn re-raises the signal): the app releases what it holds then (the
     # last connection to a SQLite KV file checkpoints its WAL back into it).
     pages.close_at_shutdown = True
-    return app
+    return _with_head_timeout(app, config)
+
+
+def _with_head_timeout(app: Any, config: Config) -> Any:
+    """``app`` reporting its requests to the head timeout, when there is one."""
+    return HeadWatch(app, config.head_timeout) if config.head_timeout else app
 
 
 def _end_connections_on_exit(pages: Pages) -> None:

@@ -24,6 +24,7 @@ import pagesfn.server
 from pagesfn import Pages, RouteDefinitionError
 from pagesfn.cli import STARTUP_FAILURE, main
 from pagesfn.errors import Problem
+from pagesfn.head_timeout import HeadTimeoutProtocol, HeadWatch
 from pagesfn.logs import AccessLog, answering_file
 from pagesfn.scaffold import project_files
 from pagesfn.server import (
@@ -640,7 +641,10 @@ def test_serve_runs_uvicorn_with_workers_and_no_reload(
         False,
     )
     assert call["access_log"] is False  # pagesfn writes its own
-    app = app_from_environment()
+    watched = app_from_environment()
+    assert isinstance(watched, HeadWatch)  # the head timeout's half (pagesfn.head_timeout)
+    assert call["http"] is HeadTimeoutProtocol
+    app = watched.app
     try:
         assert isinstance(app, Pages)
         assert app.debug is False
@@ -660,7 +664,9 @@ def test_dev_runs_uvicorn_with_reload_watching_the_tree(
     assert call["reload_dirs"] == [str(root / "functions")]
     assert call["reload_includes"] == ["*"]
     assert "__pycache__" in call["reload_excludes"]
-    app = app_from_environment()
+    watched = app_from_environment()
+    assert isinstance(watched, HeadWatch)
+    app = watched.app
     try:
         assert isinstance(app, AccessLog)
         assert app.json_lines is True
@@ -953,3 +959,18 @@ def test_bootstrap_scf_needs_a_folder(cli, tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "is not a folder" in result.output
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_head_timeout_of_zero_serves_with_uvicorn_as_it_is(
+    cli, project: Project, no_server: list[dict[str, Any]]
+) -> None:
+    root = project({"functions/hello.py": HELLO})
+    result = cli("serve", root, "--port", "9125", "--head-timeout", "0")
+    assert result.exit_code == 0, result.output
+    [call] = no_server
+    assert call["http"] == "auto"
+    app = app_from_environment()
+    try:
+        assert isinstance(app, Pages)
+    finally:
+        unloaded(app)

@@ -481,3 +481,19 @@ def test_the_scf_bootstrap_starts_a_server_that_answers(site: Path, tmp_path: Pa
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
     assert "0.0.0.0" in script.read_text()
+
+
+@pytest.mark.parametrize("mode", ["serve", "dev"])
+def test_a_connection_that_sends_no_head_is_closed(site: Path, tmp_path: Path, mode: str) -> None:
+    """``--head-timeout`` reaches the server: a connection that sends nothing is closed, one
+    that sends part of a head gets 408, and the server serves on."""
+    with running(mode, site, "--head-timeout", "1", cwd=tmp_path) as server:
+        address = ("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+        with socket.create_connection(address, timeout=10) as idle:
+            started = time.monotonic()
+            assert idle.recv(1024) == b""
+            assert 0.8 <= time.monotonic() - started < 8
+        with socket.create_connection(address, timeout=10) as partial:
+            partial.sendall(b"GET /api/hello HTTP/1.1\r\nHost:")
+            assert partial.recv(1024).startswith(b"HTTP/1.1 408 ")
+        assert server.get("/api/hello?name=Ada").status_code == 200

@@ -314,3 +314,30 @@ def test_attacks_under_real_servers(
 def _request(target: bytes, *headers: bytes) -> bytes:
     lines = [b"GET " + target + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close", *headers]
     return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+WORKER = """
+    from pagesfn.worker import add_event_listener
+
+    def fetch(event):
+        if not event.request.path.startswith("/admin"):
+            event.respond_with({"served": event.request.path})
+
+    add_event_listener("fetch", fetch)
+"""
+
+
+@pytest.mark.parametrize("face", ["asgi", "wsgi"])
+def test_a_worker_and_its_pass_through_get_the_decided_path(
+    pages: Callable[..., Pages], direct: Callable[..., Any], tmp_path: Path, face: str
+) -> None:
+    """``_worker.py`` runs after the path decision: it never sees a refused path, and what
+    it passes through to the static files is the path it saw."""
+    public = tmp_path / "worker-public"
+    (public / "admin").mkdir(parents=True)
+    (public / "admin" / "secret.txt").write_bytes(STATIC_SECRET)
+    client = direct(pages({"_worker.py": WORKER}, public=public), face)
+    for target in (b"/x/../admin/secret.txt", b"//admin/secret.txt", b"/x/%2e%2e/admin/secret.txt"):
+        assert client.get(target).status == 400, target
+    assert json.loads(client.get(b"/caf%C3%A9%2Fx").body) == {"served": "/café/x"}
+    assert client.get(b"/%61dmin%2Fsecret.txt").body == STATIC_SECRET  # passed through
