@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 
 from .errors import PagesError
-from .wrappers import carries_body
+from .wrappers import STATUS_LINES, carries_body
 
 #: RFC 9110 section 7.6.1 (and ``proxy-connection``, which some clients still send):
 #: headers about one connection, never to be passed on by an app or a proxy.
@@ -54,6 +54,19 @@ _RAW_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _RAW_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _SPACE = " \t"
+#: The status lines werkzeug makes of the codes it knows, valid as they are.
+_KNOWN_LINES = {line: code for line, code in STATUS_LINES.values()}
+#: Header names, and short values, already found valid (str and bytes alike; bounded):
+#: responses send the same few over and over, and a lookup is cheaper than a check.
+_NAMES: set[str | bytes] = set()
+_VALUES: set[str | bytes] = set()
+
+
+def _remember(known: set[str | bytes], item: str | bytes) -> None:
+    if len(item) <= 64 and len(known) < 1024:
+        known.add(item)
+
+
 _STATUS_LINE = re.compile(r"([1-5][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
 
 
@@ -72,6 +85,9 @@ def check_status(status: object) -> int:
 
 def check_status_line(status: str) -> int:
     """The code of a WSGI status line (``"200 OK"``), if the line is valid."""
+    code = _KNOWN_LINES.get(status)
+    if code is not None:
+        return code
     found = _STATUS_LINE.fullmatch(status)
     if found is None:
         raise InvalidHead(f"the status line {status!r} is not a code from 100 to 599 and text")
@@ -81,6 +97,8 @@ def check_status_line(status: str) -> int:
 def check_value(name: str, value: str) -> str:
     """One header value, if it holds no control character but tab and HTTP can carry it
     (latin-1; percent-encode anything else)."""
+    if value in _VALUES:
+        return value
     if _CONTROL.search(value):
         raise InvalidHead(f"the value of the header `{name}` holds a control character")
     if not value.isascii():
@@ -91,6 +109,7 @@ def check_value(name: str, value: str) -> str:
                 f"the header `{name}: {value}` is not latin-1, which HTTP cannot carry; "
                 "use ASCII (percent-encode the value)"
             ) from None
+    _remember(_VALUES, value)
     return value
 
 
@@ -105,9 +124,12 @@ def check_head(
     body = carries_body(check_status(status))
     checked: list[tuple[str, str]] = []
     for name, value in headers:
-        if not _TOKEN.fullmatch(name):
-            raise InvalidHead(f"the header name {name!r} is not an HTTP token")
-        check_value(name, value)
+        if name not in _NAMES:
+            if not _TOKEN.fullmatch(name):
+                raise InvalidHead(f"the header name {name!r} is not an HTTP token")
+            _remember(_NAMES, name)
+        if value not in _VALUES:
+            check_value(name, value)
         if not body or drop_hop_by_hop:
             lowered = name.lower()
             if (not body and lowered in _BODY) or (drop_hop_by_hop and lowered in HOP_BY_HOP):
@@ -134,11 +156,15 @@ def check_raw_head(
     body = carries_body(check_status(status))
     checked: list[tuple[bytes, bytes]] = []
     for name, value in headers:
-        if not _RAW_TOKEN.fullmatch(name):
-            raise InvalidHead(f"the header name {name!r} is not an HTTP token")
-        if _RAW_CONTROL.search(value):
-            label = name.decode("latin-1")
-            raise InvalidHead(f"the value of the header `{label}` holds a control character")
+        if name not in _NAMES:
+            if not _RAW_TOKEN.fullmatch(name):
+                raise InvalidHead(f"the header name {name!r} is not an HTTP token")
+            _remember(_NAMES, name)
+        if value not in _VALUES:
+            if _RAW_CONTROL.search(value):
+                label = name.decode("latin-1")
+                raise InvalidHead(f"the value of the header `{label}` holds a control character")
+            _remember(_VALUES, value)
         if not body or drop_hop_by_hop:
             lowered = name.lower()
             if (not body and lowered in _RAW_BODY) or (

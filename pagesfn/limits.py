@@ -14,7 +14,7 @@ import concurrent.futures
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import BadRequest, BodyTooLarge, Overloaded, RequestRefused
@@ -47,6 +47,7 @@ class Limits:
     max_form_parts: int | None = DEFAULT_FORM_PARTS
     #: Bytes of one form field (not a file) kept in memory: 413 past it (Flask's default).
     max_form_memory_size: int | None = DEFAULT_FORM_MEMORY_SIZE
+    _form: tuple[int | None, int | None] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def of(
@@ -87,8 +88,12 @@ class Limits:
 
     @property
     def form(self) -> tuple[int | None, int | None]:
-        """``(max_form_parts, max_form_memory_size)``, what a request's form parser takes."""
-        return self.max_form_parts, self.max_form_memory_size
+        """``(max_form_parts, max_form_memory_size)``, what a request's form parser takes
+        (made once: every request is handed it)."""
+        return self._form
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_form", (self.max_form_parts, self.max_form_memory_size))
 
     # -- the head of a request ------------------------------------------------------------
 

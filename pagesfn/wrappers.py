@@ -348,7 +348,7 @@ def carries_body(status: int) -> bool:
 _DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 # What werkzeug's status setter makes of each known code, worked out once.
-_STATUS_LINES: dict[int, tuple[str, int]] = {
+STATUS_LINES: dict[int, tuple[str, int]] = {
     code: (f"{code} {phrase.upper()}", code) for code, phrase in HTTP_STATUS_CODES.items()
 }
 
@@ -462,7 +462,7 @@ class Response(_SansIOResponse):
         if headers is None:
             # The common case: the headers are only built if someone looks at them, from
             # the one header there is so far.
-            cleaned = _STATUS_LINES.get(status)
+            cleaned = STATUS_LINES.get(status)
             if cleaned is None:
                 self.status = status
             else:

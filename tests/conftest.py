@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,8 @@ import anyio.abc
 import anyio.from_thread
 import httpx
 import pytest
-import uvicorn
 import webtest
+from servers import uvicorn_serving
 
 from pagesfn import Pages
 from pagesfn.types import Message
@@ -207,28 +204,10 @@ class WSGIClient(FaceClient):
 Client = FaceClient
 
 
-@contextmanager
-def serving_with_uvicorn(app: Any) -> Iterator[str]:
-    """Serve ``app`` with a real uvicorn on an ephemeral loopback port; yields its base URL.
-
-    Requests still open when it stops are cancelled after a second, not waited for.
-    """
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+def serving_with_uvicorn(app: Any) -> AbstractContextManager[str]:
+    """Serve ``app`` with a real uvicorn (its default HTTP parser) on an ephemeral loopback
+    port; yields its base URL."""
+    return uvicorn_serving(app, "auto")
 
 
 @pytest.fixture(scope="session")

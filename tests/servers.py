@@ -45,13 +45,15 @@ def _url(sock: socket.socket) -> str:
 
 
 @contextmanager
-def uvicorn_serving(app: Any, http: str = "h11") -> Iterator[str]:
+def uvicorn_serving(app: Any, http: Any = "h11", **options: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread (``http``: its ``--http`` choice, or a
+    protocol class; ``options``: more of ``uvicorn.Config``'s). Requests still open when
+    it stops are cancelled after a second, not waited for."""
     if http == "httptools" and find_spec("httptools") is None:
         pytest.skip("httptools is not installed: pip install httptools")
     sock = _free_socket()
-    config = uvicorn.Config(
-        app, http=http, lifespan="on", log_level="warning", timeout_graceful_shutdown=1
-    )
+    options = {"lifespan": "on", "log_level": "warning", "timeout_graceful_shutdown": 1, **options}
+    config = uvicorn.Config(app, http=http, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -120,28 +122,28 @@ class _ThreadingWSGIServer(WSGIServer):
             self.shutdown_request(request)
 
 
-@contextmanager
-def wsgiref_serving(app: Any) -> Iterator[str]:
+def wsgiref_serving(app: Any) -> AbstractContextManager[str]:
+    """Serve the WSGI ``app`` with the standard library's wsgiref, a thread a connection."""
     server = wsgiref_make_server(
         "127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
     )
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    return _in_thread(server, server.server_port)
+
+
+def werkzeug_serving(app: Any) -> AbstractContextManager[str]:
+    """Serve the WSGI ``app`` with werkzeug's threaded server."""
+    server = werkzeug_make_server("127.0.0.1", 0, app, threaded=True)
+    return _in_thread(server, server.port)
 
 
 @contextmanager
-def werkzeug_serving(app: Any) -> Iterator[str]:
-    server = werkzeug_make_server("127.0.0.1", 0, app, threaded=True)
+def _in_thread(server: Any, port: int) -> Iterator[str]:
+    """Run a ``socketserver`` server in a thread until the block ends."""
+    # A short poll: shutdown() waits for one.
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
         thread.join(10)

@@ -10,23 +10,22 @@ import asyncio
 import contextlib
 import logging
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import webtest
-from werkzeug.serving import make_server
 
 from pagesfn import LoadError, Pages
 from pagesfn.types import Message
 
 # The real servers' helpers of the command's tests (the folder is not a package).
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
+from servers import werkzeug_serving
 from test_servers import exited, free_port, running, wait_for
 
 SECRET = "s3cr3t-in-the-error"
@@ -140,18 +139,9 @@ STREAMS = {
 }
 
 
-@contextmanager
-def wsgi_server(app: Pages) -> Iterator[str]:
+def wsgi_server(app: Pages) -> AbstractContextManager[str]:
     """Serve ``app.wsgi`` with werkzeug's threaded server on a loopback port."""
-    server = make_server("127.0.0.1", 0, app.wsgi, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    return werkzeug_serving(app.wsgi)
 
 
 @pytest.fixture

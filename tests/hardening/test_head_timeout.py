@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
-import uvicorn
+from servers import uvicorn_serving
 from websockets.sync.client import connect
 
 from pagesfn import Pages
@@ -40,40 +37,16 @@ class HttpTools(HeadTimeoutProtocol):
     inner_http = "httptools"
 
 
-@contextmanager
-def serving(app: Any, protocol: type[HeadTimeoutProtocol]) -> Iterator[tuple[str, int]]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        HeadWatch(app, TIMEOUT),
-        http=protocol,
-        ws="websockets-sansio",
-        lifespan="on",
-        log_level="warning",
-        timeout_keep_alive=30,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 @pytest.fixture(params=[H11, HttpTools], ids=["h11", "httptools"])
 def server(
     request: pytest.FixtureRequest, pages: Callable[..., Pages]
 ) -> Iterator[tuple[str, int]]:
     if request.param is HttpTools:
         pytest.importorskip("httptools")
-    with serving(pages(TREE), request.param) as address:
-        yield address
+    app = HeadWatch(pages(TREE), TIMEOUT)
+    with uvicorn_serving(app, request.param, ws="websockets-sansio", timeout_keep_alive=30) as url:
+        host, port = url.removeprefix("http://").split(":")
+        yield host, int(port)
 
 
 def read_all(conn: socket.socket, limit: float = 5.0) -> bytes:

@@ -5,14 +5,13 @@ use to talk to the tests."""
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from servers import werkzeug_serving
 
 HERE = Path(__file__).parent
 # Route modules import ``stream_probes`` (beside this file) by name.
@@ -32,20 +31,6 @@ def probes() -> Iterator[Any]:
     stream_probes.reset()
 
 
-@contextmanager
-def _werkzeug(app: Any) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    # A short poll: shutdown() waits for one.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
-
-
 @pytest.fixture
 def real_server(
     pages: Callable[..., Any], uvicorn_server: Callable[[Any], AbstractContextManager[str]]
@@ -58,7 +43,7 @@ def real_server(
             app = pages(tree, **options)
             if kind == "uvicorn":
                 return stack.enter_context(uvicorn_server(app))
-            return stack.enter_context(_werkzeug(app.wsgi))
+            return stack.enter_context(werkzeug_serving(app.wsgi))
 
         yield start
         # Generators still held open go before the servers stop.
