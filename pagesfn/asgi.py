@@ -19,7 +19,7 @@ from .errors import BodyAccessError, BodyTimedOut, ClientDisconnected, RequestRe
 from .flow import Flow
 from .head import check_raw_head
 from .limits import LimitedReceive, Limits, Watchdog
-from .pipeline import MountCall, Pipeline, response_head
+from .pipeline import MountCall, Pipeline, raw_wire_headers, response_head
 from .types import Message, Receive, Scope, Send
 from .websocket import GOING_AWAY, Channel, close_all, serve_mounted
 from .wrappers import NO_BODY, BodySource, FileBody, Request, Response, carries_body
@@ -135,6 +135,9 @@ def scope_headers(scope: Scope) -> Callable[[], Headers]:
     return build
 
 
+_PERCENT = ord("%")  # an int: ``in`` on bytes is much quicker with one than with bytes
+
+
 def _route_path(scope: Scope) -> tuple[str, bytes, bool]:
     """The app-relative path (decoded), the bytes to route on, and whether they are still
     percent-encoded.
@@ -154,8 +157,11 @@ def _route_path(scope: Scope) -> tuple[str, bytes, bool]:
             depth = root_path.rstrip("/").count("/")
             raw = b"/" + b"/".join(raw.split(b"/")[depth + 1 :])
     if raw is not None:
-        decoded = unquote_to_bytes(raw) if b"%" in raw else raw
-        if decoded.decode("utf-8", "replace") == path:
+        if _PERCENT not in raw and raw.isascii():
+            same = raw == path.encode("utf-8", "surrogatepass")  # the quick, common case
+        else:
+            same = unquote_to_bytes(raw).decode("utf-8", "replace") == path
+        if same:
             return path, raw, True
     return path, path.encode("utf-8", "surrogatepass"), False
 
@@ -497,13 +503,12 @@ async def send_response(
     is resolved: how the app ends them as the server shuts down. A body that raises is
     logged and the error re-raised, for the server to close the connection.
     """
-    sent, pairs = response_head(response, file)
+    sent, headers = response_head(response, file, raw_wire_headers)
     if sent is not response:
         if response.stream is not None:
             await close_stream(response.stream)
         response = sent
     stream = response.stream
-    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     if stream is None:
         content = b"" if method == "HEAD" else response.body

@@ -103,6 +103,15 @@ async def as_coroutine(awaitable: Awaitable[T]) -> T:
         raise exit_error(exc) from exc
 
 
+def from_ctrl_c(exc: BaseException) -> bool:
+    """Whether ``exc``, raised in blocking code, may be the user's Ctrl-C: a
+    ``KeyboardInterrupt`` in the main thread (where Python delivers SIGINT), which a
+    single-threaded WSGI server must get to stop. Elsewhere code raised it."""
+    return (
+        isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread()
+    )
+
+
 def exit_error(exc: SystemExit | KeyboardInterrupt) -> RuntimeError:
     """What a ``SystemExit`` or ``KeyboardInterrupt`` raised by app code becomes: an error
     of that request alone."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .background import as_coroutine, exit_error
+from .background import as_coroutine, exit_error, from_ctrl_c
 from .context import Context, request_id
 from .errors import RequestTimedOut
 from .loader import Handler
@@ -174,6 +174,8 @@ class Flow:
             self._note_failure(exc, step.file, handler.name)
             raise
         except (SystemExit, KeyboardInterrupt) as exc:
+            if from_ctrl_c(exc):
+                raise
             raise self._exited(exc, step) from exc
 
     def _mount(self, call: MountCall, request: Request) -> Response:

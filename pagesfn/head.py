@@ -55,11 +55,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _RAW_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _SPACE = " \t"
 #: The status lines werkzeug makes of the codes it knows, valid as they are.
-_KNOWN_LINES = {line: code for line, code in STATUS_LINES.values()}
+KNOWN_LINES = {line: code for line, code in STATUS_LINES.values()}
 #: Header names, and short values, already found valid (str and bytes alike; bounded):
 #: responses send the same few over and over, and a lookup is cheaper than a check.
 _NAMES: set[str | bytes] = set()
 _VALUES: set[str | bytes] = set()
+ENCODED_VALUES: dict[str, bytes] = {}
 
 
 def _remember(known: set[str | bytes], item: str | bytes) -> None:
@@ -85,7 +86,7 @@ def check_status(status: object) -> int:
 
 def check_status_line(status: str) -> int:
     """The code of a WSGI status line (``"200 OK"``), if the line is valid."""
-    code = _KNOWN_LINES.get(status)
+    code = KNOWN_LINES.get(status)
     if code is not None:
         return code
     found = _STATUS_LINE.fullmatch(status)
@@ -111,6 +112,17 @@ def check_value(name: str, value: str) -> str:
             ) from None
     _remember(_VALUES, value)
     return value
+
+
+def encoded_value(name: str, value: str) -> bytes:
+    """``value`` checked (:func:`check_value`) and encoded for the wire; short values are
+    remembered, content types mostly."""
+    encoded = ENCODED_VALUES.get(value)
+    if encoded is None:
+        encoded = check_value(name, value).encode("latin-1")
+        if len(value) <= 64 and len(ENCODED_VALUES) < 256:
+            ENCODED_VALUES[value] = encoded
+    return encoded
 
 
 def check_head(

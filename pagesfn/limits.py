@@ -47,7 +47,9 @@ class Limits:
     max_form_parts: int | None = DEFAULT_FORM_PARTS
     #: Bytes of one form field (not a file) kept in memory: 413 past it (Flask's default).
     max_form_memory_size: int | None = DEFAULT_FORM_MEMORY_SIZE
-    _form: tuple[int | None, int | None] = field(init=False, repr=False, compare=False)
+    #: ``(max_form_parts, max_form_memory_size)``, what a request's form parser takes
+    #: (made once: every request is handed it).
+    form: tuple[int | None, int | None] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def of(
@@ -86,14 +88,8 @@ class Limits:
             max_form_memory_size or None,
         )
 
-    @property
-    def form(self) -> tuple[int | None, int | None]:
-        """``(max_form_parts, max_form_memory_size)``, what a request's form parser takes
-        (made once: every request is handed it)."""
-        return self._form
-
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_form", (self.max_form_parts, self.max_form_memory_size))
+        object.__setattr__(self, "form", (self.max_form_parts, self.max_form_memory_size))
 
     # -- the head of a request ------------------------------------------------------------
 

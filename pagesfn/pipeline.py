@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.exceptions import HTTPException
 
@@ -26,7 +26,16 @@ from .errors import (
     RequestTimedOut,
 )
 from .flow import MOUNTED_APP, Face, Flow, Step
-from .head import InvalidHead, check_head, check_status, check_status_line, check_value
+from .head import (
+    ENCODED_VALUES,
+    KNOWN_LINES,
+    InvalidHead,
+    check_head,
+    check_status,
+    check_status_line,
+    check_value,
+    encoded_value,
+)
 from .loader import Handler, ModuleLoader
 from .results import to_response
 from .routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch, split_path
@@ -400,21 +409,47 @@ def wire_headers(response: Response, *, to_wsgi: bool = False) -> list[tuple[str
     return items
 
 
+def raw_wire_headers(response: Response) -> list[tuple[bytes, bytes]]:
+    """:func:`wire_headers` as the ASGI face sends them, in bytes; quick for the common
+    response: a body pagesfn holds whole, a known status, a content type seen before."""
+    content_type = response.untouched_content_type()
+    if content_type is not None and response.stream is None:
+        # Lookups alone (this runs for most responses): a status line werkzeug makes of a
+        # code it knows, and a content type already checked.
+        code = KNOWN_LINES.get(response.status)
+        if code is not None and carries_body(code):
+            encoded = ENCODED_VALUES.get(content_type) or encoded_value(
+                "Content-Type", content_type
+            )
+            return [(b"content-type", encoded), (b"content-length", b"%d" % len(response.body))]
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in wire_headers(response)
+    ]
+
+
+def pep3333_headers(response: Response) -> list[tuple[str, str]]:
+    """:func:`wire_headers` as the WSGI face hands them to the server (no hop-by-hop)."""
+    return wire_headers(response, to_wsgi=True)
+
+
 def response_head(
-    response: Response, file: str | None, *, to_wsgi: bool = False
-) -> tuple[Response, list[tuple[str, str]]]:
-    """The response to send and its header pairs (:func:`wire_headers`): ``response``'s, or,
-    when its head cannot be sent, a plain 500's, logged naming ``file``. The face closes
-    the stream of a response replaced so."""
+    response: Response, file: str | None, headers: Callable[[Response], _Headers]
+) -> tuple[Response, _Headers]:
+    """The response to send and its header pairs as a face's ``headers`` builds them
+    (:func:`raw_wire_headers`, :func:`pep3333_headers`): ``response``'s, or, when its head
+    cannot be sent, a plain 500's, logged naming ``file``. The face closes the stream of a
+    response replaced so."""
     try:
-        return response, wire_headers(response, to_wsgi=to_wsgi)
+        return response, headers(response)
     except InvalidHead as exc:
         logger.error("%s: %s; the client got 500", file or "the response", exc)
         error = _plain(500, "Internal Server Error")
-        return error, wire_headers(error, to_wsgi=to_wsgi)
+        return error, headers(error)
 
 
 _NOTHING = NoMatch(frozenset())
+_Headers = TypeVar("_Headers")
 _STATIC_METHODS = frozenset({"GET", "HEAD"})
 _WEBSOCKET_ONLY = frozenset({WEBSOCKET})
 

@@ -125,18 +125,18 @@ class Channel:
         if self.state is not WebSocketState.CONNECTING:
             return
         from .asgi import close_stream  # the face's helpers; imported late, as it imports this
-        from .pipeline import response_head
+        from .pipeline import raw_wire_headers, response_head
 
         if response.stream is not None:
             await close_stream(response.stream)
-        response, pairs = response_head(response, None)
+        response, pairs = response_head(response, None, raw_wire_headers)
         if "websocket.http.response" not in self.scope.get("extensions", {}):
             await self.close(1008)  # before the handshake: the server answers 403
             return
         headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            (name, value)
             for name, value in pairs
-            if response.stream is None or name.lower() != "content-length"
+            if response.stream is None or name != b"content-length"
         ]
         status = response.status_code
         try:

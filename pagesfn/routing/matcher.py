@@ -214,9 +214,10 @@ def _walk(node: _Node, segments: Sequence[str], index: int) -> Iterator[Route]:
 def _plain(raw: bytes) -> bool:
     """Whether :func:`split_path` would take ``raw`` as it is: no escapes, NUL, backslashes,
     empty segments or (erring on the safe side) anything that could be a dot segment."""
-    return (
-        not (b"%" in raw or b"//" in raw or b"/." in raw or b"\\" in raw or b"\x00" in raw)
-        and raw.isascii()
+    # As text: ``in`` on str is several times quicker than on bytes.
+    text = raw.decode("latin-1")
+    return text.isascii() and not (
+        "%" in text or "//" in text or "/." in text or "\\" in text or "\x00" in text
     )
 
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -458,10 +459,27 @@ def test_an_exit_in_a_handler_is_a_500_logged_naming_its_file(
 def test_an_exit_never_leaves_the_wsgi_face(
     pages: Callable[..., Pages], stop: str, file: str
 ) -> None:
-    """Called as a WSGI server calls it, ``pages.wsgi`` answers 500 rather than letting
-    the exit out (a gunicorn sync worker would die with it)."""
+    """Called as a threaded WSGI server calls it, ``pages.wsgi`` answers 500 rather than
+    letting the exit out (a gunicorn sync worker would die with it)."""
     client = webtest.TestApp(pages(exits(STOPS[stop])).wsgi)
-    assert client.get("/" + file.removesuffix(".py"), expect_errors=True).status_int == 500
+    statuses: list[int] = []
+    path = "/" + file.removesuffix(".py")
+    worker = threading.Thread(
+        target=lambda: statuses.append(client.get(path, expect_errors=True).status_int)
+    )
+    worker.start()
+    worker.join(10)
+    assert statuses == [500]
+
+
+def test_ctrl_c_in_a_wsgi_handler_on_the_main_thread_goes_through(
+    pages: Callable[..., Pages],
+) -> None:
+    """A ``KeyboardInterrupt`` in the main thread may be the user's Ctrl-C: a
+    single-threaded WSGI server (wsgiref's) must get it to stop, so it is let through."""
+    client = webtest.TestApp(pages(exits(STOPS["interrupt"])).wsgi)
+    with pytest.raises(KeyboardInterrupt):
+        client.get("/exits_sync")
 
 
 # Where the bug stops uvicorn, its thread ends with the SystemExit: that is the failure.
