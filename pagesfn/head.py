@@ -54,6 +54,7 @@ _RAW_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _RAW_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _SPACE = " \t"
+_STATUS_LINE = re.compile(r"([1-5][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
 #: The status lines werkzeug makes of the codes it knows, valid as they are.
 KNOWN_LINES = {line: code for line, code in STATUS_LINES.values()}
 #: Header names, and short values, already found valid (str and bytes alike; bounded):
@@ -66,9 +67,6 @@ ENCODED_VALUES: dict[str, bytes] = {}
 def _remember(known: set[str | bytes], item: str | bytes) -> None:
     if len(item) <= 64 and len(known) < 1024:
         known.add(item)
-
-
-_STATUS_LINE = re.compile(r"([1-5][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
 
 
 class InvalidHead(PagesError):
