@@ -458,8 +458,10 @@ class _StartedGuard:
         # the face answers 500 naming the app's file).
         if not self.started:
             if message["type"] == "http.response.start":
-                headers = check_raw_head(message["status"], message.get("headers", ()))
-                message = {**message, "headers": headers}
+                headers = message.get("headers", [])
+                checked = check_raw_head(message["status"], headers)
+                if checked is not headers:
+                    message = {**message, "headers": checked}
             self.started = True
             if self.watchdog is not None:
                 self.watchdog.end(self.task)

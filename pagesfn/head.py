@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import AnyStr, Generic
 
 from .errors import PagesError
 from .wrappers import STATUS_LINES, carries_body
@@ -131,23 +133,7 @@ def check_head(
     >>> check_head(204, [("Set-Cookie", " a=1"), ("Content-Length", "0")])
     [('Set-Cookie', 'a=1')]
     """
-    body = carries_body(check_status(status))
-    checked: list[tuple[str, str]] = []
-    for name, value in headers:
-        if name not in _NAMES:
-            if not _TOKEN.fullmatch(name):
-                raise InvalidHead(f"the header name {name!r} is not an HTTP token")
-            _remember(_NAMES, name)
-        if value not in _VALUES:
-            check_value(name, value)
-        if not body or drop_hop_by_hop:
-            lowered = name.lower()
-            if (not body and lowered in _BODY) or (drop_hop_by_hop and lowered in HOP_BY_HOP):
-                continue
-        if value and (value[0] in _SPACE or value[-1] in _SPACE):
-            value = value.strip(_SPACE)
-        checked.append((name, value))
-    return checked
+    return _checked(check_status(status), headers, drop_hop_by_hop, _TEXT)
 
 
 def check_wsgi_head(
@@ -163,25 +149,71 @@ def check_raw_head(
     status: object, headers: Iterable[tuple[bytes, bytes]], *, drop_hop_by_hop: bool = False
 ) -> list[tuple[bytes, bytes]]:
     """:func:`check_head` for the byte pairs of an ASGI ``http.response.start``."""
-    body = carries_body(check_status(status))
-    checked: list[tuple[bytes, bytes]] = []
-    for name, value in headers:
-        if name not in _NAMES:
-            if not _RAW_TOKEN.fullmatch(name):
+    return _checked(check_status(status), headers, drop_hop_by_hop, _BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Form(Generic[AnyStr]):
+    """What the check needs of one form of headers: text (WSGI, pagesfn's own) or bytes
+    (ASGI)."""
+
+    token: re.Pattern[AnyStr]
+    body: frozenset[AnyStr]
+    hop_by_hop: frozenset[AnyStr]
+    #: Space and tab, as ``strip`` takes them and as indexing a value gives them.
+    space: AnyStr
+    space_items: frozenset[str | int]
+
+
+_TEXT = _Form(_TOKEN, _BODY, HOP_BY_HOP, _SPACE, frozenset(_SPACE))
+_BYTES = _Form(_RAW_TOKEN, _RAW_BODY, _RAW_HOP_BY_HOP, b" \t", frozenset(b" \t"))
+
+
+def _checked(
+    status: int,
+    headers: Iterable[tuple[AnyStr, AnyStr]],
+    drop_hop_by_hop: bool,
+    form: _Form[AnyStr],
+) -> list[tuple[AnyStr, AnyStr]]:
+    items = headers if isinstance(headers, list) else list(headers)
+    # What only some heads need (dropping headers) is looked at only for them.
+    dropping = drop_hop_by_hop or not carries_body(status)
+    names, values, space = _NAMES, _VALUES, form.space_items
+    # The list as given when nothing needs fixing (most heads): a copy from the first fix.
+    fixed: list[tuple[AnyStr, AnyStr]] | None = None
+    for index, (name, value) in enumerate(items):
+        if name not in names:
+            if not form.token.fullmatch(name):
                 raise InvalidHead(f"the header name {name!r} is not an HTTP token")
-            _remember(_NAMES, name)
-        if value not in _VALUES:
-            if _RAW_CONTROL.search(value):
-                label = name.decode("latin-1")
+            _remember(names, name)
+        if value not in values:
+            if isinstance(value, str):
+                check_value(str(name), value)  # and whether latin-1 can carry it
+            elif _RAW_CONTROL.search(value):
+                label = bytes(name).decode("latin-1")
                 raise InvalidHead(f"the value of the header `{label}` holds a control character")
-            _remember(_VALUES, value)
-        if not body or drop_hop_by_hop:
-            lowered = name.lower()
-            if (not body and lowered in _RAW_BODY) or (
-                drop_hop_by_hop and lowered in _RAW_HOP_BY_HOP
-            ):
-                continue
-        if value and (value[0] in b" \t" or value[-1] in b" \t"):
-            value = value.strip(b" \t")
-        checked.append((name, value))
-    return checked
+            else:
+                _remember(values, value)
+        # Set lookups of the first and last item (a str, or an int for bytes): quick.
+        spaced = value and (value[0] in space or value[-1] in space)
+        if not (dropping or spaced):
+            if fixed is not None:
+                fixed.append((name, value))
+            continue
+        if dropping and _dropped(name.lower(), status, drop_hop_by_hop, form):
+            if fixed is None:
+                fixed = items[:index]
+            continue
+        if spaced:
+            if fixed is None:
+                fixed = items[:index]
+            fixed.append((name, value.strip(form.space)))
+        elif fixed is not None:
+            fixed.append((name, value))
+    return items if fixed is None else fixed
+
+
+def _dropped(lowered: AnyStr, status: int, drop_hop_by_hop: bool, form: _Form[AnyStr]) -> bool:
+    return (not carries_body(status) and lowered in form.body) or (
+        drop_hop_by_hop and lowered in form.hop_by_hop
+    )
