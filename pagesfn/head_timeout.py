@@ -148,10 +148,6 @@ class HeadWatch:
         _timeout = timeout or None
         self.app = app
 
-    def __getattr__(self, name: str) -> Any:
-        # ``pages``, ``close_connections``...: what the server code asks of the app.
-        return getattr(self.app, name)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         connection = _connection.get()
         kind = scope["type"]

@@ -38,7 +38,7 @@ from .head import (
 )
 from .loader import Handler, ModuleLoader
 from .results import to_response
-from .routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch, split_path
+from .routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch
 from .routing.rules import RoutesRules
 from .routing.table import RouteTable, allow_header_methods
 from .static import StaticFiles
@@ -118,7 +118,7 @@ class Pipeline:
         )
         if found is None or self._has_middleware:
             try:
-                segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
+                segments = request.segments
             except BadRequest as exc:
                 return self.refused(exc)
         if self.rules is not None and not self.rules.invokes_functions(request.path):
@@ -152,7 +152,7 @@ class Pipeline:
     def resolve(self, request: Request) -> Step | MountCall | Response | NoMatch:
         """The route step for a request rewritten by ``context.next(...)``."""
         try:
-            segments = split_path(request.raw_path, percent_encoded=request.percent_encoded)
+            segments = request.segments
         except BadRequest as exc:
             return self.refused(exc)
         return self._route(request, None, segments)
@@ -214,6 +214,7 @@ class Pipeline:
                 request.headers,
                 percent_encoded=request.percent_encoded,
                 root_path=request.root_path,
+                segments=request.segments,
             )
             if response is not None:
                 return self.finish(response)
@@ -224,14 +225,20 @@ class Pipeline:
             static is not None
             and method != "GET"
             and method != "HEAD"
-            and static.exists(request.raw_path, percent_encoded=request.percent_encoded)
+            and static.exists(
+                request.raw_path, percent_encoded=request.percent_encoded, segments=request.segments
+            )
         ):
             allowed = allowed | _STATIC_METHODS
         if allowed or static is None:
             return self.finish(self._no_match(request, NoMatch(allowed)))
         return self.finish(
             static.not_found(
-                method, request.raw_path, request.headers, percent_encoded=request.percent_encoded
+                method,
+                request.raw_path,
+                request.headers,
+                percent_encoded=request.percent_encoded,
+                segments=request.segments,
             )
         )
 

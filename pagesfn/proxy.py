@@ -17,7 +17,7 @@ import httpx
 
 from .errors import redact_url
 from .head import HOP_BY_HOP
-from .routing.path import encode_path, ends_with_slash, split_path
+from .routing.path import encode_path, ends_with_slash
 from .wrappers import Request, Response
 
 logger = logging.getLogger("pagesfn")
@@ -97,9 +97,8 @@ class Origin:
     ) -> httpx.Request:
         # The path goes on as pagesfn decided it (routing.path), spelled one unambiguous way:
         # the origin cannot read it as a path other than the one middleware ran for.
-        raw, encoded = request.raw_path, request.percent_encoded
-        segments = split_path(raw, percent_encoded=encoded)
-        url = self._base + encode_path(segments, ends_with_slash(raw, percent_encoded=encoded))
+        slash = ends_with_slash(request.raw_path, percent_encoded=request.percent_encoded)
+        url = self._base + encode_path(request.segments, slash)
         if request.query_string:
             url += "?" + request.query_string.decode("latin-1")
         headers = _outgoing(request)

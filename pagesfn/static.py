@@ -101,18 +101,20 @@ class StaticFiles:
         *,
         percent_encoded: bool = True,
         root_path: str = "",
+        segments: Sequence[str] | None = None,
     ) -> Response | None:
         """The response for the file at ``raw_path``, or ``None`` when there is none.
 
         Only ``GET`` and ``HEAD`` are served (``None`` for other methods). ``raw_path`` is
         the app-relative path as sent; a malformed one gets a 400 response. ``HEAD`` gets
         the full ``GET`` response: the faces drop its body. ``root_path`` prefixes the
-        ``Location`` of the redirect from a folder to its trailing-slash form.
+        ``Location`` of the redirect from a folder to its trailing-slash form. ``segments``
+        is the path as the request's one decision split it, when there was one.
         """
         if method != "GET" and method != "HEAD":
             return None
         try:
-            segments = split_path(raw_path, percent_encoded=percent_encoded)
+            segments = _decided(raw_path, percent_encoded, segments)
         except BadRequest as exc:
             return _bad_request(exc)
         found = self._locate(segments, ends_with_slash(raw_path, percent_encoded=percent_encoded))
@@ -122,10 +124,16 @@ class StaticFiles:
             return _redirect(root_path, found)
         return self._file(found, headers)
 
-    def exists(self, raw_path: bytes, *, percent_encoded: bool = True) -> bool:
+    def exists(
+        self,
+        raw_path: bytes,
+        *,
+        percent_encoded: bool = True,
+        segments: Sequence[str] | None = None,
+    ) -> bool:
         """Whether ``serve("GET", raw_path, ...)`` would answer (a file or a redirect)."""
         try:
-            segments = split_path(raw_path, percent_encoded=percent_encoded)
+            segments = _decided(raw_path, percent_encoded, segments)
         except BadRequest:
             return False
         slash = ends_with_slash(raw_path, percent_encoded=percent_encoded)
@@ -138,6 +146,7 @@ class StaticFiles:
         headers: _HeaderGetter,
         *,
         percent_encoded: bool = True,
+        segments: Sequence[str] | None = None,
     ) -> Response:
         """The answer when nothing else served ``raw_path``.
 
@@ -146,7 +155,7 @@ class StaticFiles:
         with status 404; otherwise a plain-text 404.
         """
         try:
-            segments = split_path(raw_path, percent_encoded=percent_encoded)
+            segments = _decided(raw_path, percent_encoded, segments)
         except BadRequest as exc:
             return _bad_request(exc)
         if self.spa and (method == "GET" or method == "HEAD"):
@@ -462,6 +471,15 @@ def _content_type(name: str) -> str:
     if guessed.startswith("text/") or guessed in _UTF8_TYPES:
         return guessed + "; charset=utf-8"
     return guessed
+
+
+def _decided(
+    raw_path: bytes, percent_encoded: bool, segments: Sequence[str] | None
+) -> Sequence[str]:
+    """The request path's segments: those given, else split here by the same decision."""
+    if segments is not None:
+        return segments
+    return split_path(raw_path, percent_encoded=percent_encoded)
 
 
 def _allowed(segments: Sequence[str]) -> bool:

@@ -23,6 +23,7 @@ from werkzeug.utils import cached_property, get_content_type
 
 from .errors import BadRequest, BodyAccessError
 from .limits import DEFAULT_FORM_MEMORY_SIZE, DEFAULT_FORM_PARTS
+from .routing.path import split_path
 
 HeadersInit = Headers | Mapping[str, str] | list[tuple[str, str]] | None
 
@@ -116,6 +117,13 @@ class Request(_SansIORequest):
     @cached_property
     def headers(self) -> Headers:
         return self._make_headers()
+
+    @cached_property
+    def segments(self) -> tuple[str, ...]:
+        """The path's segments, decoded: the one decision every consumer of the request
+        routes on (:func:`~pagesfn.routing.split_path`), made once. Raises
+        :class:`~pagesfn.errors.BadRequest` (400) for a path it refuses."""
+        return split_path(self.raw_path, percent_encoded=self.percent_encoded)
 
     def replace(
         self,

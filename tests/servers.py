@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from importlib.util import find_spec
 from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as wsgiref_make_server
@@ -104,22 +105,10 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class _ThreadingWSGIServer(WSGIServer):
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     """wsgiref's server, one thread per connection so a test's slow request blocks no other."""
 
     daemon_threads = True
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(target=self._process, args=(request, client_address), daemon=True)
-        thread.start()
-
-    def _process(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
 
 
 def wsgiref_serving(app: Any) -> AbstractContextManager[str]:

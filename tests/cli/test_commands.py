@@ -526,7 +526,7 @@ def test_dev_starts_on_a_broken_tree_and_shows_what_is_wrong(
     try:
         assert call_app(fixed, "GET", "/hello").text == "hello"
     finally:
-        unloaded(fixed.pages)
+        unloaded(fixed.app.pages)  # inside the head timeout's HeadWatch
 
 
 @pytest.mark.parametrize("command", ["dev", "serve"])
