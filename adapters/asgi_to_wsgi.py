@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
-from pagesfn.head import InvalidHead, check_raw_head
+from pagesfn.http.head import InvalidHead, check_raw_head
+from pagesfn.http.wrappers import carries_body
 from pagesfn.types import ASGIApp as _ASGIApp
 from pagesfn.types import Environ, Message, Scope, StartResponse
-from pagesfn.wrappers import carries_body
 
 from .environ import build_scope, input_length
 

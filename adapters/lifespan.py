@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from pagesfn.background import as_coroutine
+from pagesfn.concurrency import as_coroutine
 from pagesfn.errors import PagesError
 from pagesfn.types import ASGIApp, Message
 

@@ -16,11 +16,11 @@ import io
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-from pagesfn.background import as_coroutine
+from pagesfn.concurrency import as_coroutine
 from pagesfn.errors import ClientDisconnected
-from pagesfn.head import check_wsgi_head
+from pagesfn.http.head import check_wsgi_head
+from pagesfn.http.wrappers import carries_body
 from pagesfn.types import ExcInfo, Message, Receive, Scope, Send, WSGIApp
-from pagesfn.wrappers import carries_body
 
 from .environ import build_environ
 

@@ -22,36 +22,36 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .app import Pages
-    from .cloudbase import FunctionContext, HttpContext
-    from .context import Context, Server
-    from .limits import Limits
-    from .server import run
-    from .sse import EventStream, ServerSentEvent
-    from .websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState
-    from .worker import FetchEvent, add_event_listener
-    from .wrappers import Request, Response
+    from .engine.cloudbase import FunctionContext, HttpContext
+    from .engine.context import Context, Server
+    from .engine.limits import Limits
+    from .engine.websocket import SyncWebSocket, WebSocket, WebSocketDisconnect, WebSocketState
+    from .engine.worker import FetchEvent, add_event_listener
+    from .http.sse import EventStream, ServerSentEvent
+    from .http.wrappers import Request, Response
+    from .serving.server import run
 
 __version__ = "0.1.0"
 
 # Imported on first use: the command line starts faster when it only needs to read a tree.
 _LAZY = {
     "Pages": ".app",
-    "Context": ".context",
-    "FunctionContext": ".cloudbase",
-    "HttpContext": ".cloudbase",
-    "Server": ".context",
-    "Limits": ".limits",
-    "run": ".server",
-    "FetchEvent": ".worker",
-    "add_event_listener": ".worker",
-    "Request": ".wrappers",
-    "Response": ".wrappers",
-    "EventStream": ".sse",
-    "ServerSentEvent": ".sse",
-    "SyncWebSocket": ".websocket",
-    "WebSocket": ".websocket",
-    "WebSocketDisconnect": ".websocket",
-    "WebSocketState": ".websocket",
+    "Context": ".engine.context",
+    "FunctionContext": ".engine.cloudbase",
+    "HttpContext": ".engine.cloudbase",
+    "Server": ".engine.context",
+    "Limits": ".engine.limits",
+    "run": ".serving.server",
+    "FetchEvent": ".engine.worker",
+    "add_event_listener": ".engine.worker",
+    "Request": ".http.wrappers",
+    "Response": ".http.wrappers",
+    "EventStream": ".http.sse",
+    "ServerSentEvent": ".http.sse",
+    "SyncWebSocket": ".engine.websocket",
+    "WebSocket": ".engine.websocket",
+    "WebSocketDisconnect": ".engine.websocket",
+    "WebSocketState": ".engine.websocket",
 }
 
 

@@ -1,5 +1,5 @@
 """``python -m pagesfn``: the ``pagesfn`` command."""
 
-from .cli import main
+from .serving.cli import main
 
 main(prog_name="pagesfn")

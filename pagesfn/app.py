@@ -12,23 +12,24 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .asgi import ASGIFace
-from .background import BackgroundWork, LoopThread
-from .context import ContextSettings
+from .concurrency import LoopThread
+from .engine.background import BackgroundWork
+from .engine.context import ContextSettings
+from .engine.limits import DEFAULT_LIMITS, Limits, Pool
+from .engine.loader import ModuleLoader
+from .engine.pipeline import Pipeline
+from .engine.static import StaticFiles
 from .errors import HandlerLoadError, LoadError, RouteWarning
-from .limits import DEFAULT_LIMITS, Limits, Pool
-from .loader import ModuleLoader
-from .pipeline import Pipeline
+from .faces.asgi.face import ASGIFace
+from .faces.wsgi.face import MountLifespans, WSGIFace
 from .routing import Matcher, Route, RouteTable, scan
 from .routing.cloudbase import EXTENDED_CONTEXT_HEADER, load_functions_config
 from .routing.rules import generate_routes_json, load_routes_json
-from .static import StaticFiles
-from .wsgi import MountLifespans, WSGIFace
 
 if TYPE_CHECKING:
+    from .engine.proxy import Origin
+    from .engine.websocket import Channel
     from .kv import KVNamespace
-    from .proxy import Origin
-    from .websocket import Channel
 
 
 class Pages(ASGIFace):
@@ -128,7 +129,7 @@ class Pages(ASGIFace):
             raise ValueError("spa=True needs a public folder to serve index.html from")
         self.origin: Origin | None = None
         if origin is not None:
-            from .proxy import Origin  # httpx is imported only by apps that proxy
+            from .engine.proxy import Origin  # httpx is imported only by apps that proxy
 
             self.origin = Origin(origin)
         self.debug = debug

@@ -14,7 +14,7 @@ import pytest
 import webtest
 
 from pagesfn import Pages, PagesError
-from pagesfn.config import Config, ConfigError, load_config
+from pagesfn.serving.config import Config, ConfigError, load_config
 
 
 def write(path: Path, text: str) -> Path:

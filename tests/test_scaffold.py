@@ -16,7 +16,7 @@ import webtest
 
 import pagesfn
 from pagesfn import Pages, PagesError
-from pagesfn.scaffold import ScaffoldError, init_project, project_files
+from pagesfn.serving.scaffold import ScaffoldError, init_project, project_files
 
 EXPECTED = [
     "functions/index.py",

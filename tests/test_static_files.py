@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import EnvironHeaders, Headers
 
-from pagesfn.static import SMALL_FILE, StaticFiles
-from pagesfn.wrappers import FileBody, Response
+from pagesfn.engine.static import SMALL_FILE, StaticFiles
+from pagesfn.http.wrappers import FileBody, Response
 
 SECRET = b"top secret, outside the site"
 MTIME = 1_700_000_000
@@ -758,7 +758,7 @@ def test_the_404_walk_is_linear_in_the_path_depth(
 ) -> None:
     """The nearest-``404.html`` search looks at each name of a deep path a bounded number
     of times (it used to re-check the whole prefix at every level: quadratic)."""
-    import pagesfn.static as static
+    import pagesfn.engine.static as static
 
     looked = 0
     allowed_name = static._allowed_name

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pagesfn.config import load_config
+from pagesfn.serving.config import load_config
 
 DEMO = Path(__file__).parents[2] / "demo_realtime"
 WAIT = 10_000  # milliseconds: the bound on every wait for the page

@@ -20,19 +20,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 import pagesfn
-import pagesfn.server
+import pagesfn.serving.server
 from pagesfn import Pages, RouteDefinitionError
-from pagesfn.cli import STARTUP_FAILURE, main
 from pagesfn.errors import Problem
-from pagesfn.head_timeout import HeadTimeoutProtocol, HeadWatch
-from pagesfn.logs import AccessLog, answering_file
-from pagesfn.scaffold import project_files
-from pagesfn.server import (
-    OPTIONS_VARIABLE,
-    app_from_environment,
-    broken_tree_app,
-    resolve,
-)
+from pagesfn.serving.cli import STARTUP_FAILURE, main
+from pagesfn.serving.head_timeout import HeadTimeoutProtocol, HeadWatch
+from pagesfn.serving.logs import AccessLog, answering_file
+from pagesfn.serving.scaffold import project_files
+from pagesfn.serving.server import OPTIONS_VARIABLE, app_from_environment, broken_tree_app, resolve
 from pagesfn.types import Message
 
 Project = Callable[[Mapping[str, str]], Path]
@@ -124,7 +119,7 @@ def no_server(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def fake_run(app: str, **kwargs: Any) -> None:
         calls.append({"app": app, **kwargs})
 
-    monkeypatch.setattr(pagesfn.server, "serve_with_uvicorn", fake_run)
+    monkeypatch.setattr(pagesfn.serving.server, "serve_with_uvicorn", fake_run)
     # Set (then restored) so that what `run` writes there does not outlive the test.
     monkeypatch.setenv(OPTIONS_VARIABLE, "")
     return calls
@@ -632,7 +627,7 @@ def test_serve_runs_uvicorn_with_workers_and_no_reload(
     result = cli("serve", root, "--port", "9123", "--workers", "3", "--host", "127.0.0.2")
     assert result.exit_code == 0, result.output
     [call] = no_server
-    assert call["app"] == "pagesfn.server:app_from_environment"
+    assert call["app"] == "pagesfn.serving.server:app_from_environment"
     assert call["factory"] is True
     assert (call["host"], call["port"], call["workers"], call["reload"]) == (
         "127.0.0.2",

@@ -35,9 +35,9 @@ from test_servers import (
     wait_for,
 )
 
-from pagesfn.config import FUNCTIONS_CONFIG_PORT, ConfigError, load_config
 from pagesfn.routing.cloudbase import CONFIG_FILE, EXTENDED_CONTEXT_HEADER
-from pagesfn.server import OPTIONS_VARIABLE, resolve
+from pagesfn.serving.config import FUNCTIONS_CONFIG_PORT, ConfigError, load_config
+from pagesfn.serving.server import OPTIONS_VARIABLE, resolve
 
 #: The fixtures of test_commands.py: ``cli(...)`` runs the command in-process, and
 #: ``no_server`` records what would have started uvicorn instead of starting it.

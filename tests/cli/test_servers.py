@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 import pagesfn
-from pagesfn.scaffold import init_project
+from pagesfn.serving.scaffold import init_project
 
 pytest.importorskip("uvicorn", reason="the servers run on uvicorn")
 pytest.importorskip("watchfiles", reason="hot reload watches files with watchfiles")
@@ -324,7 +324,7 @@ def test_serve_fails_at_once_on_a_broken_tree(site: Path, tmp_path: Path) -> Non
     assert "x/[a-b].py: route parameter `a-b` must be a Python identifier" in line
 
 
-@pytest.mark.parametrize("module", ["pagesfn", "pagesfn.cli"])
+@pytest.mark.parametrize("module", ["pagesfn", "pagesfn.serving.cli"])
 def test_python_m_runs_the_command(module: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", module, "--version"],
@@ -455,7 +455,7 @@ def test_stopping_ends_open_event_streams_at_once(site: Path, tmp_path: Path, co
 def test_the_scf_bootstrap_starts_a_server_that_answers(site: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from pagesfn.cli import main
+    from pagesfn.serving.cli import main
 
     port = free_port()
     result = CliRunner().invoke(main, ["bootstrap", "scf", str(site), "--port", str(port)])

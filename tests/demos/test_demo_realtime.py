@@ -25,7 +25,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from pagesfn import WebSocketDisconnect
-from pagesfn.config import load_config
+from pagesfn.serving.config import load_config
 
 DEMO = Path(__file__).parents[2] / "demo_realtime"
 TIMEOUT = 10

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-import pagesfn.server
+import pagesfn.serving.server
 from pagesfn import Pages
 from pagesfn.adapters import LambdaError, LambdaHandler, lambda_handler
 
@@ -725,13 +725,13 @@ def test_the_app_is_built_once(
     project: Path, handlers: Callable[..., LambdaHandler], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[Any] = []
-    build_app = pagesfn.server.build_app
+    build_app = pagesfn.serving.server.build_app
 
     def counting(config: Any) -> Any:
         built.append(build_app(config))
         return built[-1]
 
-    monkeypatch.setattr(pagesfn.server, "build_app", counting)
+    monkeypatch.setattr(pagesfn.serving.server, "build_app", counting)
     handler = handlers(project)
     for source in SOURCES:
         assert invoke(handler, event(source, "GET", "/users/ada")).status == 200

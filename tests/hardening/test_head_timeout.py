@@ -14,7 +14,7 @@ from servers import uvicorn_serving
 from websockets.sync.client import connect
 
 from pagesfn import Pages
-from pagesfn.head_timeout import HeadTimeoutProtocol, HeadWatch
+from pagesfn.serving.head_timeout import HeadTimeoutProtocol, HeadWatch
 
 TIMEOUT = 0.6
 

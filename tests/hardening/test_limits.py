@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from pagesfn import Pages
-from pagesfn.config import ConfigError, load_config
+from pagesfn.engine.limits import KIB, MIB, Limits, Pool, parse_size
 from pagesfn.errors import BodyTooLarge, Overloaded, RequestRefused, RequestTimedOut
-from pagesfn.limits import KIB, MIB, Limits, Pool, parse_size
+from pagesfn.serving.config import ConfigError, load_config
 from pagesfn.types import Message, Receive
 
 Serve = Callable[..., Any]

@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 
 from pagesfn import Pages
 from pagesfn.errors import redact_url
-from pagesfn.server import OPTIONS_VARIABLE, app_from_environment
+from pagesfn.serving.server import OPTIONS_VARIABLE, app_from_environment
 
 
 @pytest.mark.parametrize(

@@ -317,7 +317,7 @@ def _request(target: bytes, *headers: bytes) -> bytes:
 
 
 WORKER = """
-    from pagesfn.worker import add_event_listener
+    from pagesfn import add_event_listener
 
     def fetch(event):
         if not event.request.path.startswith("/admin"):

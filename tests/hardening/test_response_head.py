@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from servers import SERVERS, gunicorn_module, serving
 
 from pagesfn import Pages
-from pagesfn.head import InvalidHead, check_head, check_raw_head, check_status_line
+from pagesfn.http.head import InvalidHead, check_head, check_raw_head, check_status_line
 
 # -- the check itself ----------------------------------------------------------------------
 

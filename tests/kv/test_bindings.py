@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pagesfn.config import load_config
+from pagesfn.serving.config import load_config
 
 # The visit counter of the platforms' documentation, as a pagesfn function.
 VISITS = {

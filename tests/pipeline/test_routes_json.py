@@ -152,7 +152,7 @@ def test_root_middleware_generates_one_rule_for_everything(pages):
 
 
 def test_a_worker_generates_one_rule_for_everything(pages):
-    worker = "from pagesfn.worker import add_event_listener\n"
+    worker = "from pagesfn import add_event_listener\n"
     app = pages({"_worker.py": worker})
     assert generate_routes_json(app.table) == {"version": 1, "include": ["/*"], "exclude": []}
 

@@ -9,13 +9,13 @@ import time
 import pytest
 
 from pagesfn import RouteWarning
-from pagesfn.worker import add_event_listener
+from pagesfn.engine.worker import add_event_listener
 
 WORKER = """
     import asyncio
 
     from pagesfn import Response
-    from pagesfn.worker import add_event_listener
+    from pagesfn import add_event_listener
 
 
     def first(event):
@@ -126,7 +126,7 @@ def test_wait_until_work_finishes_after_the_response(client):
 
 def test_a_listener_error_without_pass_through_is_a_500(serve, caplog):
     worker = """
-        from pagesfn.worker import add_event_listener
+        from pagesfn import add_event_listener
 
 
         def fail(event):
@@ -198,7 +198,7 @@ def test_a_worker_in_a_subfolder_is_not_used_and_warned_about(serve):
 
 def test_a_worker_registering_nothing_is_a_500_naming_it(serve, caplog):
     caplog.set_level(logging.ERROR, logger="pagesfn")
-    client = serve({"_worker.py": "from pagesfn.worker import add_event_listener\n"})
+    client = serve({"_worker.py": "from pagesfn import add_event_listener\n"})
     for path in ("/", "/x"):
         result = client.get(path)
         assert (result.status, result.text) == (500, "Internal Server Error")
@@ -222,7 +222,7 @@ def test_add_event_listener_outside_the_worker_raises():
 def test_add_event_listener_from_a_route_module_fails_that_route(serve, caplog):
     tree = {
         "route.py": """
-            from pagesfn.worker import add_event_listener
+            from pagesfn import add_event_listener
 
             add_event_listener("fetch", print)
 
@@ -247,7 +247,7 @@ def test_only_fetch_events_exist():
 def test_respond_with_twice_or_none_is_an_error(serve, caplog):
     worker = """
         from pagesfn import Response
-        from pagesfn.worker import add_event_listener
+        from pagesfn import add_event_listener
 
 
         def listener(event):

@@ -13,9 +13,9 @@ from stream_trees import HANDLERS
 from werkzeug.test import EnvironBuilder
 
 from pagesfn import HandlerResultError, Response
+from pagesfn.engine.pipeline import wire_headers
 from pagesfn.errors import BodyAccessError
-from pagesfn.pipeline import wire_headers
-from pagesfn.results import to_response
+from pagesfn.http.results import to_response
 
 KINDS = ["sync", "async"]
 

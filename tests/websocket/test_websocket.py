@@ -399,7 +399,7 @@ def test_close_connections_closes_websockets_with_1001(pages, uvicorn_server):
 def test_routes_list_websocket_handlers(tree):
     from click.testing import CliRunner
 
-    from pagesfn.cli import main
+    from pagesfn.serving.cli import main
 
     root = tree({k: ECHO[k] for k in ("echo.py", "both.py")})
     result = CliRunner().invoke(main, ["routes", str(root.parent), "--json"])

@@ -1,0 +1,476 @@
+"""The request pipeline, written once for both faces.
+
+A face turns its protocol into a :class:`Request`, asks :meth:`Pipeline.prepare` what to do,
+calls the handler the way that suits it (awaited, in a thread pool, on a background loop)
+and hands the result to :meth:`Pipeline.complete` or the exception to :meth:`Pipeline.fail`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from werkzeug.exceptions import HTTPException
+
+from ..adapters.mounted import MountedApp
+from ..errors import (
+    BadRequest,
+    HandlerLoadError,
+    HandlerResultError,
+    RequestRefused,
+    RequestTimedOut,
+)
+from ..http.head import (
+    ENCODED_VALUES,
+    KNOWN_LINES,
+    InvalidHead,
+    check_head,
+    check_status,
+    check_status_line,
+    check_value,
+    encoded_value,
+)
+from ..http.results import to_response
+from ..http.wrappers import Request, Response, carries_body
+from ..routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch
+from ..routing.rules import RoutesRules
+from ..routing.table import RouteTable, allow_header_methods
+from .context import ContextSettings
+from .debug import error_page, not_found_page
+from .flow import MOUNTED_APP, Face, Flow, Step
+from .loader import Handler, ModuleLoader
+from .static import StaticFiles
+from .websocket import websocket_session
+
+if TYPE_CHECKING:
+    from .proxy import Origin
+
+logger = logging.getLogger("pagesfn")
+
+
+@dataclass(slots=True)
+class MountCall:
+    """A request for a mounted app; ``prefix`` (decoded) is the part of the path it sits at."""
+
+    mount: MountedApp
+    prefix: str
+    method: str
+    path: str
+
+
+class Pipeline:
+    def __init__(
+        self,
+        table: RouteTable,
+        matcher: Matcher,
+        loader: ModuleLoader,
+        settings: ContextSettings,
+        *,
+        debug: bool = False,
+        static: StaticFiles | None = None,
+        origin: Origin | None = None,
+        rules: RoutesRules | None = None,
+    ) -> None:
+        self.routes = table.routes
+        self.matcher = matcher
+        self.middleware = MiddlewareMatcher(table.middleware)
+        self._has_middleware = bool(table.middleware)
+        self.worker = table.worker
+        self.loader = loader
+        self.settings = settings
+        self.debug = debug
+        self.static = static
+        self.origin = origin
+        self.rules = rules
+        #: Whether a request that no route answers has anywhere else to go.
+        self._fallbacks = static is not None or origin is not None
+        #: Whether a mounted app can be reached straight from the path, with nothing
+        #: (middleware, ``_routes.json``, a worker) to run in front of it.
+        self._sessions: dict[Handler, Handler] = {}
+        self.mount_shortcut = (
+            any(route.mounts for route in self.routes)
+            and not table.middleware
+            and rules is None
+            and self.worker is None
+        )
+
+    def prepare(
+        self,
+        request: Request,
+        schedule: Callable[[Any], None],
+        face: Face,
+        io: Any,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Response | MountCall | Flow:
+        """Route ``request``: a finished :class:`Response` (404, 405, 400...), a mounted
+        app to call as is, or the :class:`Flow` of handlers to run on ``face`` (with its
+        per-request state ``io``, and the ``loop`` it runs on, if any)."""
+        # The path is decided first, for every consumer (``_routes.json``, the worker,
+        # middleware, routes, mounts, static files, the origin): a path not in canonical
+        # form is refused here. A hit among the all-static routes is canonical already.
+        method = request.method
+        segments: tuple[str, ...] | None = None
+        found: Match | NoMatch | None = self.matcher.match_static(
+            WEBSOCKET if request.websocket else method, request.raw_path
+        )
+        if found is None or self._has_middleware:
+            try:
+                segments = request.segments
+            except BadRequest as exc:
+                return self.refused(exc)
+        if self.rules is not None and not self.rules.invokes_functions(request.path):
+            # Straight to the assets.
+            return Flow(self, request, (), _NOTHING, schedule, face, io, loop)
+        if self.worker is not None:
+            try:
+                handler = self.loader.worker(self.worker)
+            except HandlerLoadError as exc:
+                return self._load_failed(request, exc)
+            fetch = (Step(handler, {}, self.worker),)
+            return Flow(self, request, fetch, _NOTHING, schedule, face, io, loop)
+        steps: list[Step] | tuple[()] = ()
+        if self._has_middleware:
+            assert segments is not None
+            steps = []
+            for route, params in self.middleware.match(segments):
+                try:
+                    handlers = self.loader.middleware(route).handlers_for(method)
+                except HandlerLoadError as exc:
+                    return self._load_failed(request, exc)
+                steps.extend(Step(handler, params, route.file) for handler in handlers)
+        target = self._route(request, found, segments)
+        if not steps and not isinstance(target, Step):
+            if not isinstance(target, NoMatch):
+                return target  # a mounted app to call as is, or a finished response
+            if not self._fallbacks or request.websocket:
+                return self.finish(self._no_match(request, target))
+        return Flow(self, request, steps, target, schedule, face, io, loop)
+
+    def resolve(self, request: Request) -> Step | MountCall | Response | NoMatch:
+        """The route step for a request rewritten by ``context.next(...)``."""
+        try:
+            segments = request.segments
+        except BadRequest as exc:
+            return self.refused(exc)
+        return self._route(request, None, segments)
+
+    def _route(
+        self,
+        request: Request,
+        found: Match | NoMatch | None,
+        segments: tuple[str, ...] | None,
+    ) -> Step | MountCall | Response | NoMatch:
+        method = WEBSOCKET if request.websocket else request.method
+        if found is None:
+            assert segments is not None
+            found = self.matcher.match(method, segments)
+        if isinstance(found, NoMatch):
+            return found
+        route = found.route
+        try:
+            endpoint = self.loader.endpoint(route)
+        except HandlerLoadError as exc:
+            return self._load_failed(request, exc)
+        if endpoint.mount is not None:
+            assert segments is not None  # an app route is a catch-all: never all-static
+            rest = found.params[route.segments[-1].value]
+            assert isinstance(rest, list)
+            mounted_at = segments[: len(segments) - len(rest)]
+            prefix = "/" + "/".join(mounted_at) if mounted_at else ""
+            return MountCall(endpoint.mount, prefix, request.method, request.path)
+        handler = endpoint.handler_for(method)
+        if method == WEBSOCKET:
+            handler = self._session(handler)
+        return Step(handler, found.params, route.file)
+
+    def _session(self, handler: Handler) -> Handler:
+        """The step that runs an ``on_websocket`` handler's session (made once per handler)."""
+        session = self._sessions.get(handler)
+        if session is None:
+            session = self._sessions[handler] = websocket_session(handler)
+        return session
+
+    def step_result(self, result: Any) -> Response:
+        """Turn what a step returned into a :class:`Response`; raises
+        :class:`HandlerResultError` for a value that is none."""
+        return self.finish(to_response(result))
+
+    def assets(self, request: Request, found: NoMatch, final: bool) -> Response | None:
+        """The answer for a request no route takes: a static file, else (when ``final``)
+        405/``OPTIONS`` for methods other routes or files take, the SPA page or the
+        nearest ``404.html``; ``None`` leaves it to the origin."""
+        if request.websocket:
+            # No file or origin answers a WebSocket.
+            return self.finish(self._no_match(request, found))
+        method = request.method
+        static = self.static
+        if static is not None and (method == "GET" or method == "HEAD"):
+            response = static.serve(
+                method,
+                request.raw_path,
+                request.headers,
+                percent_encoded=request.percent_encoded,
+                root_path=request.root_path,
+                segments=request.segments,
+            )
+            if response is not None:
+                return self.finish(response)
+        if not final:
+            return None
+        allowed = found.allowed
+        if (
+            static is not None
+            and method != "GET"
+            and method != "HEAD"
+            and static.exists(
+                request.raw_path, percent_encoded=request.percent_encoded, segments=request.segments
+            )
+        ):
+            allowed = allowed | _STATIC_METHODS
+        if allowed or static is None:
+            return self.finish(self._no_match(request, NoMatch(allowed)))
+        return self.finish(
+            static.not_found(
+                method,
+                request.raw_path,
+                request.headers,
+                percent_encoded=request.percent_encoded,
+                segments=request.segments,
+            )
+        )
+
+    def chain_failed(self, flow: Flow, exc: Exception, *, passing: bool = True) -> Response | None:
+        """Log an exception that left the chain and give the response for it; ``None``
+        when the request should pass through to the assets and origin instead."""
+        if isinstance(exc, RequestTimedOut):
+            return self.timed_out(flow, exc.timeout)
+        if isinstance(exc, RequestRefused):
+            return self.refused(exc)
+        failed = flow.failed_in
+        file, name = (failed[1], failed[2]) if failed and failed[0] is exc else ("?", "?")
+        if isinstance(exc, HTTPException) and exc.code is not None:
+            if exc.code >= 500:
+                logger.error("%s: handler `%s` raised %s (request %s)", file, name, exc, flow.uuid)
+            return self.finish(_http_exception(exc))
+        request = flow.request
+        if isinstance(exc, HandlerResultError):
+            logger.error("%s: handler `%s` %s (request %s)", file, name, exc, flow.uuid)
+        else:
+            logger.error(
+                "%s: %s raised %s on %s %s (request %s)",
+                file,
+                f"handler `{name}`" if name != MOUNTED_APP else "the mounted app",
+                type(exc).__name__,
+                request.method,
+                request.path,
+                flow.uuid,
+                exc_info=exc,
+            )
+        if passing and flow.pass_through:
+            logger.warning("%s %s: passing through after the error", request.method, request.path)
+            return None
+        return self.finish(self._server_error(exc, request, f"{file}: `{name}` "))
+
+    def fast_mount(self, raw_path: bytes) -> tuple[MountedApp, str] | None:
+        """The mounted app and prefix for ``raw_path`` (the app-relative path a face routes
+        on) when one app alone owns its prefix, without building a request or matching
+        segment by segment; ``None`` means "use :meth:`prepare`"."""
+        if not self.mount_shortcut:
+            return None
+        found = self.matcher.match_mount(raw_path)
+        if found is None:
+            return None
+        route, prefix = found
+        try:
+            mount = self.loader.endpoint(route).mount
+        except HandlerLoadError:
+            return None  # prepare() answers it, with the error
+        return None if mount is None else (mount, prefix)
+
+    def mounted_apps(self) -> list[MountedApp]:
+        """Import every catch-all file (and config function) that mounts an app, each app
+        once; the ones that fail are logged (their routes answer 500) and left out."""
+        mounts: list[MountedApp] = []
+        for route in self.routes:
+            if route.mounts:
+                try:
+                    endpoint = self.loader.endpoint(route)
+                except HandlerLoadError as exc:
+                    logger.error("%s", exc)
+                    continue
+                mount = endpoint.mount
+                # A function with several routes mounts one app, started once.
+                if mount is not None and all(mount is not other for other in mounts):
+                    mounts.append(mount)
+        return mounts
+
+    def refused(self, exc: RequestRefused) -> Response:
+        """The answer to a request refused with ``exc``: its status, message and headers."""
+        response = _plain(exc.status, str(exc))
+        for name, value in exc.headers:
+            response.headers[name] = value
+        return self.finish(response)
+
+    def timed_out(self, where: Flow | MountCall, timeout: float) -> Response:
+        """The 504 for a request whose response did not start within ``timeout``; logged
+        with the route file that was running."""
+        if isinstance(where, MountCall):
+            file, method, path = where.mount.file, where.method, where.path
+        else:
+            file = where.file or "?"
+            method, path = where.request.method, where.request.path
+        logger.error(
+            "%s: %s %s did not answer within the %g s request timeout; the client got 504",
+            file,
+            method,
+            path,
+            timeout,
+        )
+        return self.refused(RequestTimedOut(timeout))
+
+    def mount_failed(self, call: MountCall, exc: BaseException) -> Response:
+        """The response for a mounted app that raised before starting its response."""
+        if isinstance(exc, RequestRefused):
+            return self.refused(exc)
+        logger.error(
+            "%s: mounted %s raised %s on %s %s",
+            call.mount.file,
+            call.mount.kind.label,
+            type(exc).__name__,
+            call.method,
+            call.path,
+            exc_info=exc,
+        )
+        return self.finish(self._server_error(exc, None, f"{call.mount.file}: "))
+
+    @staticmethod
+    def finish(response: Response) -> Response:
+        """Strip the body and its headers where the status allows none (1xx, 204, 304).
+
+        ``Content-Length`` is added on the wire by :func:`wire_headers`; the face drops the
+        body of a ``HEAD`` response itself, keeping its length.
+        """
+        if not carries_body(response.status_code):
+            response.body = b""
+            if response.stream is None:
+                response.headers.pop("Content-Length", None)
+                response.headers.pop("Content-Type", None)
+        return response
+
+    def _load_failed(self, request: Request, exc: HandlerLoadError) -> Response:
+        logger.error("%s %s -> 500: %s", request.method, request.path, exc)
+        return self.finish(self._server_error(exc, request))
+
+    def _no_match(self, request: Request, found: NoMatch) -> Response:
+        method = request.method
+        if not found.allowed:
+            if self.debug:
+                return not_found_page(request, self.routes)
+            return _plain(404, "Not Found")
+        if request.websocket:
+            return _plain(403, "No WebSocket handler (on_websocket) answers this path")
+        if found.allowed == _WEBSOCKET_ONLY:
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                # A handshake that arrived as plain HTTP: the WSGI face, which cannot upgrade.
+                return _plain(403, "WebSocket connections need the ASGI face (e.g. uvicorn)")
+            response = _plain(426, "Upgrade Required: this path takes WebSocket connections")
+            response.headers["Upgrade"] = "websocket"
+            response.headers["Connection"] = "Upgrade"
+            return response
+        allow = ", ".join(allow_header_methods(found.allowed))
+        if method == "OPTIONS":
+            return Response(b"", 204, {"Allow": allow})
+        response = _plain(405, "Method Not Allowed")
+        response.headers["Allow"] = allow
+        return response
+
+    def _server_error(
+        self, exc: BaseException, request: Request | None, where: str = ""
+    ) -> Response:
+        if not self.debug:
+            return _plain(500, "Internal Server Error")
+        return error_page(exc, where, request)
+
+
+def wire_headers(response: Response, *, to_wsgi: bool = False) -> list[tuple[str, str]]:
+    """The header pairs to send, checked (:mod:`pagesfn.head`), with ``Content-Length``
+    added where it belongs; raises :class:`InvalidHead` for a head no server can send."""
+    status = check_status(response.status_code)
+    check_status_line(response.status)  # what a WSGI server sends: alike on both faces
+    content_type = response.untouched_content_type()
+    if content_type is not None and response.stream is None and carries_body(status):
+        # The two headers pagesfn made itself; only the type came from the handler.
+        check_value("Content-Type", content_type)
+        return [("Content-Type", content_type), ("Content-Length", str(len(response.body)))]
+    items = check_head(status, response.header_items(), drop_hop_by_hop=to_wsgi)
+    if response.stream is not None or not carries_body(status):
+        return items
+    # A plain scan: werkzeug's ``in`` raises and catches a KeyError on a miss.
+    for name, _ in items:
+        if name.lower() == "content-length":
+            return items
+    items.append(("Content-Length", str(len(response.body))))
+    return items
+
+
+def raw_wire_headers(response: Response) -> list[tuple[bytes, bytes]]:
+    """:func:`wire_headers` as the ASGI face sends them, in bytes; quick for the common
+    response: a body pagesfn holds whole, a known status, a content type seen before."""
+    content_type = response.untouched_content_type()
+    if content_type is not None and response.stream is None:
+        # Lookups alone (this runs for most responses): a status line werkzeug makes of a
+        # code it knows, and a content type already checked.
+        code = KNOWN_LINES.get(response.status)
+        if code is not None and carries_body(code):
+            encoded = ENCODED_VALUES.get(content_type) or encoded_value(
+                "Content-Type", content_type
+            )
+            return [(b"content-type", encoded), (b"content-length", b"%d" % len(response.body))]
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in wire_headers(response)
+    ]
+
+
+def pep3333_headers(response: Response) -> list[tuple[str, str]]:
+    """:func:`wire_headers` as the WSGI face hands them to the server (no hop-by-hop)."""
+    return wire_headers(response, to_wsgi=True)
+
+
+def response_head(
+    response: Response, file: str | None, headers: Callable[[Response], _Headers]
+) -> tuple[Response, _Headers]:
+    """The response to send and its header pairs as a face's ``headers`` builds them
+    (:func:`raw_wire_headers`, :func:`pep3333_headers`): ``response``'s, or, when its head
+    cannot be sent, a plain 500's, logged naming ``file``. The face closes the stream of a
+    response replaced so."""
+    try:
+        return response, headers(response)
+    except InvalidHead as exc:
+        logger.error("%s: %s; the client got 500", file or "the response", exc)
+        error = _plain(500, "Internal Server Error")
+        return error, headers(error)
+
+
+_NOTHING = NoMatch(frozenset())
+_Headers = TypeVar("_Headers")
+_STATIC_METHODS = frozenset({"GET", "HEAD"})
+_WEBSOCKET_ONLY = frozenset({WEBSOCKET})
+
+
+def _http_exception(exc: HTTPException) -> Response:
+    """werkzeug's ``HTTPException`` (``abort(404)``, a missing ``request.form["x"]``) as
+    Flask answers it: its status, its description as plain text, its headers (``Allow``)."""
+    assert exc.code is not None
+    response = _plain(exc.code, exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _plain(status: int, text: str) -> Response:
+    return Response(text, status)
