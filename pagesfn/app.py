@@ -21,14 +21,15 @@ from .engine.pipeline import Pipeline
 from .engine.static import StaticFiles
 from .errors import HandlerLoadError, LoadError, RouteWarning
 from .faces.asgi.face import ASGIFace
-from .faces.wsgi.face import MountLifespans, WSGIFace
+from .faces.wsgi.face import WSGIFace
+from .faces.wsgi.lifespan import MountLifespans
 from .routing import Matcher, Route, RouteTable, scan
 from .routing.cloudbase import EXTENDED_CONTEXT_HEADER, load_functions_config
 from .routing.rules import generate_routes_json, load_routes_json
 
 if TYPE_CHECKING:
     from .engine.proxy import Origin
-    from .engine.websocket import Channel
+    from .faces.asgi.websocket import Channel
     from .kv import KVNamespace
 
 

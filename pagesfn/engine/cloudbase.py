@@ -26,7 +26,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..http.wrappers import Response, dump_json
 from ..routing import ANY, WEBSOCKET
-from .loader import Handler, is_async_callable
+from .handler import Handler, is_async_callable
 
 if TYPE_CHECKING:
     from ..http.wrappers import Request

@@ -29,7 +29,7 @@ from ..http.wrappers import Request, Response
 from ..routing import NoMatch
 from ..routing.matcher import Params
 from .context import Context, request_id
-from .loader import Handler
+from .handler import Handler
 
 if TYPE_CHECKING:
     from .pipeline import MountCall, Pipeline

@@ -9,21 +9,18 @@ limit nothing more is read and the answer is 413, whoever was reading it.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import re
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from ..errors import BadRequest, BodyTooLarge, Overloaded, RequestRefused
-from ..types import Environ, Message, Receive, Scope
+from ..http.wrappers import DEFAULT_FORM_MEMORY_SIZE, DEFAULT_FORM_PARTS
+from ..types import Environ, Scope
 
 KIB = 1024
 MIB = 1024 * KIB
-DEFAULT_FORM_PARTS = 1000
-DEFAULT_FORM_MEMORY_SIZE = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,130 +240,7 @@ class BodyCounter:
         return BodyTooLarge(self.limit)
 
 
-class LimitedReceive(BodyCounter):
-    """``receive`` counting the body: once it passes the limit the app is told the client
-    has gone (``http.disconnect``)."""
-
-    __slots__ = ("_receive",)
-
-    def __init__(self, receive: Receive, limit: int) -> None:
-        super().__init__(limit)
-        self._receive = receive
-
-    async def __call__(self) -> Message:
-        if self.exceeded:
-            return _DISCONNECT
-        message = await self._receive()
-        if message["type"] == "http.request" and not self.count(len(message.get("body", b""))):
-            return _DISCONNECT
-        return message
-
-
-_DISCONNECT: Message = {"type": "http.disconnect"}
-
-
-class LimitedInput(BodyCounter):
-    """``wsgi.input`` counting the body: a read past the limit raises
-    :class:`BodyTooLarge`, and so does every later one."""
-
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        super().__init__(limit)
-        self._stream = stream
-
-    def _counted(self, data: bytes) -> bytes:
-        if not self.count(len(data)):
-            raise self.refusal()
-        return data
-
-    def _wanted(self, size: int | None) -> int:
-        # Never more than one byte past the limit in one read.
-        if self.exceeded:
-            raise self.refusal()
-        return self.remaining + 1 if size is None or size < 0 else min(size, self.remaining + 1)
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is not None and size >= 0:
-            return self._counted(self._stream.read(self._wanted(size)))
-        chunks: list[bytes] = []
-        while chunk := self._counted(self._stream.read(self._wanted(None))):
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def readline(self, size: int | None = -1) -> bytes:
-        return self._counted(self._stream.readline(self._wanted(size)))
-
-    def readlines(self, hint: int | None = -1) -> list[bytes]:
-        return list(self)
-
-    def __iter__(self) -> Iterator[bytes]:
-        while line := self.readline():
-            yield line
-
-    def close(self) -> None:
-        close = getattr(self._stream, "close", None)
-        if close is not None:
-            close()
-
-
 # -- time -----------------------------------------------------------------------------------
-
-
-class Watchdog:
-    """Cancels the requests of one event loop that run past their deadline.
-
-    Every request of an app has the same timeout, so deadlines come in the order requests
-    start: a dict in insertion order, keyed by each request's task, is their queue, and
-    one timer, set for the oldest, serves them all. Watching a request costs a dict
-    insertion and deletion, not a timer of its own.
-    """
-
-    __slots__ = ("_deadlines", "_fired", "_timer", "loop", "timeout")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-        self.loop = loop
-        self.timeout = timeout
-        self._deadlines: dict[asyncio.Task[Any], float] = {}
-        self._fired: set[asyncio.Task[Any]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-
-    def watch(self) -> asyncio.Task[Any]:
-        """Watch the running task from now until :meth:`end`; returns it."""
-        task = asyncio.current_task(self.loop)
-        if task is None:
-            raise RuntimeError("a request is watched from inside its task")
-        deadline = self.loop.time() + self.timeout
-        self._deadlines[task] = deadline
-        if self._timer is None:
-            self._timer = self.loop.call_at(deadline, self._check)
-        return task
-
-    def end(self, task: asyncio.Task[Any]) -> bool:
-        """Stop watching ``task`` (again is harmless); whether its deadline had passed.
-        Then the cancellation it caused is taken back, so the request can still be
-        answered, unless the task was also cancelled otherwise (the server stopping)."""
-        self._deadlines.pop(task, None)
-        if task not in self._fired:
-            return False
-        self._fired.discard(task)
-        if sys.version_info >= (3, 11):
-            return task.uncancel() == 0
-        return True
-
-    def _check(self) -> None:
-        self._timer = None
-        now = self.loop.time()
-        expired = []
-        for task, deadline in self._deadlines.items():
-            if deadline > now:
-                self._timer = self.loop.call_at(deadline, self._check)
-                break
-            expired.append(task)
-        for task in expired:
-            del self._deadlines[task]
-            self._fired.add(task)
-            task.cancel()
 
 
 # -- the thread pool ------------------------------------------------------------------------

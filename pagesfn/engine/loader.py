@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import inspect
 import itertools
 import os
 import re
@@ -16,23 +15,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction
-
 from ..adapters.detect import Declared, DetectionError
 from ..adapters.mounted import MountedApp
 from ..errors import HandlerLoadError, kept
 from ..routing import ANY, Route, RouteKind
+from .cloudbase import function_handlers, is_function
+from .handler import Handler
 from .worker import collecting_listeners, fetch_handler
 
 _package_ids = itertools.count()
 _NO_HANDLERS: Mapping[str, Handler] = types.MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class Handler:
-    fn: Callable[..., Any]
-    name: str
-    is_async: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +81,11 @@ def _handler(file: str, name: str, fn: Any) -> Handler:
             f"`{name}` is {_a(type(fn).__name__)}, not a function; define it as "
             f"`def {fn_name}(context):` or `async def {fn_name}(context):`",
         )
-    return Handler(fn, name, is_async_callable(fn))
+    return Handler.of(fn, name)
 
 
 def _a(noun: str) -> str:
     return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
-
-
-def is_async_callable(fn: Callable[..., Any]) -> bool:
-    if iscoroutinefunction(fn):
-        return True
-    call = getattr(fn, "__call__", None)  # noqa: B004 - an object with ``async def __call__``
-    return call is not None and not inspect.isfunction(fn) and iscoroutinefunction(call)
 
 
 def _module_part(name: str) -> str:
@@ -234,7 +219,6 @@ class ModuleLoader:
 
     @staticmethod
     def _function(route: Route, module: types.ModuleType) -> Endpoint:
-        from .cloudbase import function_handlers, is_function
 
         name = route.handlers[ANY]
         where = f"{route.file} (function `{route.function}`)"

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
 
@@ -23,16 +23,6 @@ from ..errors import (
     RequestRefused,
     RequestTimedOut,
 )
-from ..http.head import (
-    ENCODED_VALUES,
-    KNOWN_LINES,
-    InvalidHead,
-    check_head,
-    check_status,
-    check_status_line,
-    check_value,
-    encoded_value,
-)
 from ..http.results import to_response
 from ..http.wrappers import Request, Response, carries_body
 from ..routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch
@@ -41,7 +31,8 @@ from ..routing.table import RouteTable, allow_header_methods
 from .context import ContextSettings
 from .debug import error_page, not_found_page
 from .flow import MOUNTED_APP, Face, Flow, Step
-from .loader import Handler, ModuleLoader
+from .handler import Handler
+from .loader import ModuleLoader
 from .static import StaticFiles
 from .websocket import websocket_session
 
@@ -395,68 +386,7 @@ class Pipeline:
         return error_page(exc, where, request)
 
 
-def wire_headers(response: Response, *, to_wsgi: bool = False) -> list[tuple[str, str]]:
-    """The header pairs to send, checked (:mod:`pagesfn.head`), with ``Content-Length``
-    added where it belongs; raises :class:`InvalidHead` for a head no server can send."""
-    status = check_status(response.status_code)
-    check_status_line(response.status)  # what a WSGI server sends: alike on both faces
-    content_type = response.untouched_content_type()
-    if content_type is not None and response.stream is None and carries_body(status):
-        # The two headers pagesfn made itself; only the type came from the handler.
-        check_value("Content-Type", content_type)
-        return [("Content-Type", content_type), ("Content-Length", str(len(response.body)))]
-    items = check_head(status, response.header_items(), drop_hop_by_hop=to_wsgi)
-    if response.stream is not None or not carries_body(status):
-        return items
-    # A plain scan: werkzeug's ``in`` raises and catches a KeyError on a miss.
-    for name, _ in items:
-        if name.lower() == "content-length":
-            return items
-    items.append(("Content-Length", str(len(response.body))))
-    return items
-
-
-def raw_wire_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    """:func:`wire_headers` as the ASGI face sends them, in bytes; quick for the common
-    response: a body pagesfn holds whole, a known status, a content type seen before."""
-    content_type = response.untouched_content_type()
-    if content_type is not None and response.stream is None:
-        # Lookups alone (this runs for most responses): a status line werkzeug makes of a
-        # code it knows, and a content type already checked.
-        code = KNOWN_LINES.get(response.status)
-        if code is not None and carries_body(code):
-            encoded = ENCODED_VALUES.get(content_type) or encoded_value(
-                "Content-Type", content_type
-            )
-            return [(b"content-type", encoded), (b"content-length", b"%d" % len(response.body))]
-    return [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in wire_headers(response)
-    ]
-
-
-def pep3333_headers(response: Response) -> list[tuple[str, str]]:
-    """:func:`wire_headers` as the WSGI face hands them to the server (no hop-by-hop)."""
-    return wire_headers(response, to_wsgi=True)
-
-
-def response_head(
-    response: Response, file: str | None, headers: Callable[[Response], _Headers]
-) -> tuple[Response, _Headers]:
-    """The response to send and its header pairs as a face's ``headers`` builds them
-    (:func:`raw_wire_headers`, :func:`pep3333_headers`): ``response``'s, or, when its head
-    cannot be sent, a plain 500's, logged naming ``file``. The face closes the stream of a
-    response replaced so."""
-    try:
-        return response, headers(response)
-    except InvalidHead as exc:
-        logger.error("%s: %s; the client got 500", file or "the response", exc)
-        error = _plain(500, "Internal Server Error")
-        return error, headers(error)
-
-
 _NOTHING = NoMatch(frozenset())
-_Headers = TypeVar("_Headers")
 _STATIC_METHODS = frozenset({"GET", "HEAD"})
 _WEBSOCKET_ONLY = frozenset({WEBSOCKET})
 

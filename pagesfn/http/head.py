@@ -21,13 +21,16 @@ into a logged 500 naming the route file.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import AnyStr, Generic
+from typing import AnyStr, Generic, TypeVar
 
 from ..errors import PagesError
-from .wrappers import STATUS_LINES, carries_body
+from .wrappers import STATUS_LINES, Response, carries_body
+
+logger = logging.getLogger("pagesfn")
 
 #: RFC 9110 section 7.6.1 (and ``proxy-connection``, which some clients still send):
 #: headers about one connection, never to be passed on by an app or a proxy.
@@ -217,3 +220,43 @@ def _dropped(lowered: AnyStr, status: int, drop_hop_by_hop: bool, form: _Form[An
     return (not carries_body(status) and lowered in form.body) or (
         drop_hop_by_hop and lowered in form.hop_by_hop
     )
+
+
+def wire_headers(response: Response, *, to_wsgi: bool = False) -> list[tuple[str, str]]:
+    """The header pairs to send, checked, with ``Content-Length``
+    added where it belongs; raises :class:`InvalidHead` for a head no server can send."""
+    status = check_status(response.status_code)
+    check_status_line(response.status)  # what a WSGI server sends: alike on both faces
+    content_type = response.untouched_content_type()
+    if content_type is not None and response.stream is None and carries_body(status):
+        # The two headers pagesfn made itself; only the type came from the handler.
+        check_value("Content-Type", content_type)
+        return [("Content-Type", content_type), ("Content-Length", str(len(response.body)))]
+    items = check_head(status, response.header_items(), drop_hop_by_hop=to_wsgi)
+    if response.stream is not None or not carries_body(status):
+        return items
+    # A plain scan: werkzeug's ``in`` raises and catches a KeyError on a miss.
+    for name, _ in items:
+        if name.lower() == "content-length":
+            return items
+    items.append(("Content-Length", str(len(response.body))))
+    return items
+
+
+def response_head(
+    response: Response, file: str | None, headers: Callable[[Response], _Headers]
+) -> tuple[Response, _Headers]:
+    """The response to send and its header pairs as a face's ``headers`` builds them
+    (``raw_wire_headers`` on the ASGI face, ``pep3333_headers`` on the WSGI one):
+    ``response``'s, or, when its head
+    cannot be sent, a plain 500's, logged naming ``file``. The face closes the stream of a
+    response replaced so."""
+    try:
+        return response, headers(response)
+    except InvalidHead as exc:
+        logger.error("%s: %s; the client got 500", file or "the response", exc)
+        error = Response("Internal Server Error", 500)
+        return error, headers(error)
+
+
+_Headers = TypeVar("_Headers")

@@ -21,7 +21,6 @@ from werkzeug.sansio.response import Response as _SansIOResponse
 from werkzeug.urls import iri_to_uri
 from werkzeug.utils import cached_property, get_content_type
 
-from ..engine.limits import DEFAULT_FORM_MEMORY_SIZE, DEFAULT_FORM_PARTS
 from ..errors import BadRequest, BodyAccessError
 from ..routing.path import split_path
 
@@ -57,6 +56,11 @@ def _on_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+#: Flask's limits on ``multipart/form-data`` parsing: parts, and bytes of one field.
+DEFAULT_FORM_PARTS = 1000
+DEFAULT_FORM_MEMORY_SIZE = 500_000
 
 
 class Request(_SansIORequest):

@@ -261,7 +261,8 @@ def broken_tree_app(exc: PagesError, *, debug: bool = True) -> ASGIApp:
     """An ASGI app answering every request with ``exc`` as a debug page, or without
     ``debug`` with a plain 500 (the log has what is wrong: the page names files)."""
     from ..engine.debug import error_page
-    from ..faces.asgi.face import scope_headers, send_response
+    from ..faces.asgi.body import scope_headers
+    from ..faces.asgi.send import send_response
     from ..http.wrappers import Request, Response
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

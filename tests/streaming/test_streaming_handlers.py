@@ -13,8 +13,8 @@ from stream_trees import HANDLERS
 from werkzeug.test import EnvironBuilder
 
 from pagesfn import HandlerResultError, Response
-from pagesfn.engine.pipeline import wire_headers
 from pagesfn.errors import BodyAccessError
+from pagesfn.http.head import wire_headers
 from pagesfn.http.results import to_response
 
 KINDS = ["sync", "async"]

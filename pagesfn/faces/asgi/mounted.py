@@ -1,28 +1,74 @@
-"""Calling a mounted app for a middleware's ``next()``: its response comes back as a
-:class:`Response` as soon as it starts, the body streaming from the app.
-
-The request the app gets is the one the chain has: rewritten by ``next(path)`` or
-``next(request.replace(...))``, and with its body handed over again when a middleware
-already read it.
-"""
+"""Calling a mounted app on the ASGI face: its head checked as it starts, and its response
+captured for a middleware's ``next()``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
-from io import BytesIO
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from urllib.parse import quote
 
-from ..concurrency import as_coroutine
-from ..http.wrappers import Request, Response
-from ..types import Environ, Message, Receive, Scope
+from ...concurrency import as_coroutine
+from ...http.head import (
+    check_raw_head,
+)
+from ...http.wrappers import Request, Response
+from ...types import Message, Receive, Scope, Send
+from .body import LimitedReceive
+from .watchdog import Watchdog
 
 logger = logging.getLogger("pagesfn")
 
 
-# -- ASGI ---------------------------------------------------------------------------------
+class StartedGuard:
+    """Wraps ``send`` to note whether a response has started.
+
+    A plain function returning ``send``'s awaitable rather than a coroutine of its own:
+    apps only ever ``await send(...)``, and this costs no extra frame per message.
+    """
+
+    __slots__ = ("send", "started", "task", "watchdog")
+
+    #: The request's task, while the watchdog watches it.
+    task: asyncio.Task[Any]
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+        #: What cancels the request at its deadline, until the response starts.
+        self.watchdog: Watchdog | None = None
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        # Any message at all means the response has begun: the first must be its start,
+        # whose head is checked before the server sees it (InvalidHead: not started yet,
+        # the face answers 500 naming the app's file).
+        if not self.started:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                checked = check_raw_head(message["status"], headers)
+                if checked is not headers:
+                    message = {**message, "headers": checked}
+            self.started = True
+            if self.watchdog is not None:
+                self.watchdog.end(self.task)
+        return self.send(message)
+
+
+class CountedGuard(StartedGuard):
+    """:class:`StartedGuard` for a body of unknown length: once it has passed the limit,
+    what the app sends in place of a response is dropped (the face answers 413)."""
+
+    __slots__ = ("counted",)
+
+    def __init__(self, send: Send, counted: LimitedReceive) -> None:
+        super().__init__(send)
+        self.counted = counted
+
+    async def __call__(self, message: Message) -> None:
+        if self.counted.exceeded and not self.started:
+            return
+        await super().__call__(message)
 
 
 async def capture_asgi(app: Any, scope: Scope, receive: Receive) -> Response:
@@ -81,9 +127,6 @@ class _ASGIBody:
         # Work an app does after its last message (background tasks) runs on; its
         # failure is logged rather than lost.
         _keep(task)
-
-
-_running: set[asyncio.Future[Any]] = set()
 
 
 def _keep(task: asyncio.Future[Any]) -> None:
@@ -178,96 +221,4 @@ def replayed_receive(request: Request, receive: Receive) -> Receive:
     return replay
 
 
-# -- WSGI ---------------------------------------------------------------------------------
-
-
-def capture_wsgi(app: Any, environ: Environ) -> Response:
-    """Call the WSGI ``app`` and return its response once it has started; the body is
-    the app's iterable, read as it is sent (and closed once, as PEP 3333 asks)."""
-    started: list[Any] = []
-    written: list[bytes] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        if started and exc_info is None:
-            raise RuntimeError("start_response() called twice without exc_info")
-        started[:] = [status, headers]
-        return written.append
-
-    result = app(environ, start_response)
-    body = _WSGIBody(result)
-    try:
-        # start_response may be called as late as with the first chunk.
-        while not started:
-            chunk = body.pull()
-            if chunk is None:
-                raise RuntimeError("the mounted app returned without calling start_response()")
-            written.append(chunk)
-    except BaseException:
-        body.close()
-        raise
-    status, headers = started
-    body.prefix(written)
-    return Response.streamed(body, int(status.split(" ", 1)[0]), headers)
-
-
-class _WSGIBody:
-    """A mounted WSGI app's iterable, with what it produced before it was handed on."""
-
-    __slots__ = ("_closed", "_iterator", "_prefix", "_result")
-
-    def __init__(self, result: Iterable[bytes]) -> None:
-        self._result = result
-        self._iterator = iter(result)
-        self._prefix: list[bytes] = []
-        self._closed = False
-
-    def pull(self) -> bytes | None:
-        return next(self._iterator, None)
-
-    def prefix(self, chunks: list[bytes]) -> None:
-        self._prefix = chunks
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._prefix
-        yield from self._iterator
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            close = getattr(self._result, "close", None)
-            if close is not None:
-                close()
-
-
-def environ_for(environ: Environ, request: Request) -> Environ:
-    """``environ`` rewritten to ``request`` (a middleware's ``next(...)``)."""
-    child = {k: v for k, v in environ.items() if not k.startswith("HTTP_")}
-    child.pop("CONTENT_TYPE", None)
-    child.pop("CONTENT_LENGTH", None)
-    child["REQUEST_METHOD"] = request.method
-    child["PATH_INFO"] = request.path.encode("utf-8").decode("latin-1")
-    child["QUERY_STRING"] = request.query_string.decode("latin-1")
-    raw = request.raw_path if request.percent_encoded else quote(request.path).encode("ascii")
-    script = quote(environ.get("SCRIPT_NAME", "").encode("latin-1"))
-    target = script + raw.decode("ascii")
-    if request.query_string:
-        target += "?" + request.query_string.decode("latin-1")
-    child["RAW_URI"] = child["REQUEST_URI"] = target
-    for name, value in request.headers.items():
-        key = name.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
-        child[key] = f"{child[key]}, {value}" if key in child else value
-    return child
-
-
-def replayed_environ(environ: Environ, request: Request) -> Environ:
-    """``environ``, or a copy whose input hands over the body again when a middleware
-    read it."""
-    body = request._body
-    if body is None:
-        return environ
-    environ = dict(environ)
-    environ["wsgi.input"] = BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return environ
+_running: set[asyncio.Future[Any]] = set()
