@@ -64,22 +64,15 @@ class Pages(ASGIFace):
         and the file's ``functionsRoot`` is the tree.
     :param extended_context_header: the request header whose JSON a config function
         reads as ``context.extendedContext``.
-    :param max_body_size: bytes of request body a request may carry (413 past it), for
-        handlers and mounted apps alike; a chunked body is counted as it is read.
-    :param request_timeout: seconds a request may take until its response starts (504
-        past it). On the ASGI face an async handler is cancelled; a sync one keeps its
-        thread until it returns, its result discarded. See the README's "Limits".
-    :param max_url_length: bytes of path and query string (414 past it).
-    :param max_header_count: request headers (431 past it).
-    :param max_header_size: bytes of all request headers together (431 past it).
-    :param max_queue: calls that may wait for a thread of the pool once every thread is
-        busy (503 past it, rather than a queue without bound).
-    :param max_form_parts: parts of a ``multipart/form-data`` body ``request.form`` and
-        ``request.files`` parse (413 past it).
-    :param max_form_memory_size: bytes of one form field (not a file) held in memory
-        (413 past it).
+    :param limits: what one request may take (:class:`~pagesfn.Limits`: body size,
+        request timeout, URL and header sizes, the thread pool's queue, form parsing);
+        the defaults otherwise. See the README's "Limits".
+    :param limit_options: single limits by name (``max_body_size=1024``), over
+        ``limits``; each is off when ``None`` (or 0).
 
-    Each limit is off when ``None`` (or 0).
+    Example::
+
+        pages = Pages("functions", limits=Limits(max_body_size=1024 * 1024, request_timeout=10))
     """
 
     def __init__(
@@ -100,25 +93,10 @@ class Pages(ASGIFace):
         kv: Mapping[str, KVNamespace | str | os.PathLike[str]] | None = None,
         functions_config: str | os.PathLike[str] | None = None,
         extended_context_header: str = EXTENDED_CONTEXT_HEADER,
-        max_body_size: int | None = DEFAULT_LIMITS.max_body_size,
-        request_timeout: float | None = DEFAULT_LIMITS.request_timeout,
-        max_url_length: int | None = DEFAULT_LIMITS.max_url_length,
-        max_header_count: int | None = DEFAULT_LIMITS.max_header_count,
-        max_header_size: int | None = DEFAULT_LIMITS.max_header_size,
-        max_queue: int | None = DEFAULT_LIMITS.max_queue,
-        max_form_parts: int | None = DEFAULT_LIMITS.max_form_parts,
-        max_form_memory_size: int | None = DEFAULT_LIMITS.max_form_memory_size,
+        limits: Limits = DEFAULT_LIMITS,
+        **limit_options: float | None,
     ) -> None:
-        self.limits = Limits.of(
-            max_body_size=max_body_size,
-            request_timeout=request_timeout,
-            max_url_length=max_url_length,
-            max_header_count=max_header_count,
-            max_header_size=max_header_size,
-            max_queue=max_queue,
-            max_form_parts=max_form_parts,
-            max_form_memory_size=max_form_memory_size,
-        )
+        self.limits = limits.replace(**limit_options) if limit_options else limits
         self.functions_config = (
             None if functions_config is None else os.path.abspath(os.fspath(functions_config))
         )

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import webtest
 
-from pagesfn import Pages, PagesError
+from pagesfn import Limits, Pages, PagesError
 from pagesfn.serving.config import Config, ConfigError, load_config
 
 
@@ -657,23 +657,16 @@ def test_pages_options_without_debug_is_not_debug(tmp_path: Path) -> None:
         "kv": {},
         "functions_config": None,
         "extended_context_header": "X-Cloudbase-Context",
-        "max_body_size": 6 * 1024 * 1024,
-        "request_timeout": 30.0,
-        "max_url_length": 8192,
-        "max_header_count": 100,
-        "max_header_size": 32 * 1024,
-        "max_queue": 1000,
-        "max_form_parts": 1000,
-        "max_form_memory_size": 500_000,
+        "limits": Limits(),
     }
 
 
 def test_the_form_limits_come_from_the_config_file(tmp_path: Path) -> None:
     write(tmp_path / "pagesfn.toml", "max-form-parts = 20\nmax-form-memory-size = '1MB'\n")
-    options = load_config(tmp_path).pages_options()
-    assert (options["max_form_parts"], options["max_form_memory_size"]) == (20, 1024 * 1024)
-    overridden = load_config(tmp_path, {"max_form_parts": 0}).pages_options()
-    assert overridden["max_form_parts"] == 0
+    limits = load_config(tmp_path).pages_options()["limits"]
+    assert (limits.max_form_parts, limits.max_form_memory_size) == (20, 1024 * 1024)
+    overridden = load_config(tmp_path, {"max_form_parts": 0}).pages_options()["limits"]
+    assert overridden.max_form_parts is None
 
 
 def test_pages_options_build_a_working_app(tmp_path: Path) -> None:

@@ -10,161 +10,95 @@ limit nothing more is read and the answer is 413, whoever was reading it.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import BadRequest, BodyTooLarge, Overloaded, RequestRefused
 from ..http.wrappers import DEFAULT_FORM_MEMORY_SIZE, DEFAULT_FORM_PARTS
-from ..types import Environ, Scope
 
 KIB = 1024
 MIB = 1024 * KIB
 
 
+#: What each limit counts, which says how it is written in a config file and on the
+#: command line: a size in bytes (``6MB``), seconds, or a count.
+Unit = Literal["bytes", "seconds", "count"]
+
+
+def _limit(default: float | None, unit: Unit, help: str) -> Any:
+    """A field of :class:`Limits`: its default, its unit, and one line of help (the
+    command's ``--help`` and the docs say it)."""
+    return field(default=default, metadata={"unit": unit, "help": help})
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one request may take; ``None`` turns a limit off."""
+    """What one request may take; ``None`` (or 0) turns a limit off.
 
-    #: Bytes of request body: 413 past it.
-    max_body_size: int | None = 6 * MIB
+    ``Pages(limits=Limits(max_body_size=MIB))``, a ``[limits]`` table in
+    ``pagesfn.toml`` and the ``--max-body-size``-style flags all set these fields, and only
+    these: a limit added here is a keyword of :class:`~pagesfn.Pages`, a config key and a
+    flag with nothing else to write. Each is enforced where its docstring says.
+    """
+
+    #: Bytes of request body: 413 past it (both faces; a chunked body is counted as read).
+    max_body_size: int | None = _limit(6 * MIB, "bytes", "Request body bytes, 413 past it")
     #: Seconds until the response starts: 504 past it (a streamed body may go on).
-    request_timeout: float | None = 30.0
+    request_timeout: float | None = _limit(
+        30.0, "seconds", "Seconds until the response starts, 504 past it"
+    )
     #: Bytes of path and query string, as sent: 414 past it.
-    max_url_length: int | None = 8 * KIB
+    max_url_length: int | None = _limit(8 * KIB, "count", "Bytes of path and query, 414 past it")
     #: Request headers: 431 past it.
-    max_header_count: int | None = 100
+    max_header_count: int | None = _limit(100, "count", "Request headers, 431 past it")
     #: Bytes of all header names and values together: 431 past it.
-    max_header_size: int | None = 32 * KIB
+    max_header_size: int | None = _limit(
+        32 * KIB, "bytes", "Bytes of all request headers, 431 past it"
+    )
     #: Calls waiting for a thread of the pool (once every thread is busy): 503 past it.
-    max_queue: int | None = 1000
+    max_queue: int | None = _limit(
+        1000, "count", "Calls waiting for a busy thread pool, 503 past it"
+    )
     #: Parts of a ``multipart/form-data`` body parsed into ``request.form``/``files``: 413
     #: past it (Flask's default), so a body of tiny parts cannot cost seconds of CPU.
-    max_form_parts: int | None = DEFAULT_FORM_PARTS
+    max_form_parts: int | None = _limit(
+        DEFAULT_FORM_PARTS, "count", "Parts of a multipart form body, 413 past it"
+    )
     #: Bytes of one form field (not a file) kept in memory: 413 past it (Flask's default).
-    max_form_memory_size: int | None = DEFAULT_FORM_MEMORY_SIZE
+    max_form_memory_size: int | None = _limit(
+        DEFAULT_FORM_MEMORY_SIZE, "bytes", "Bytes of one form field in memory, 413 past it"
+    )
     #: ``(max_form_parts, max_form_memory_size)``, what a request's form parser takes
     #: (made once: every request is handed it).
     form: tuple[int | None, int | None] = field(init=False, repr=False, compare=False)
 
-    @classmethod
-    def of(
-        cls,
-        *,
-        max_body_size: int | None,
-        request_timeout: float | None,
-        max_url_length: int | None,
-        max_header_count: int | None,
-        max_header_size: int | None,
-        max_queue: int | None,
-        max_form_parts: int | None = DEFAULT_FORM_PARTS,
-        max_form_memory_size: int | None = DEFAULT_FORM_MEMORY_SIZE,
-    ) -> Limits:
-        """Limits where 0 (as config files spell "no limit") is ``None``."""
-        for name, value in (
-            ("max_body_size", max_body_size),
-            ("request_timeout", request_timeout),
-            ("max_url_length", max_url_length),
-            ("max_header_count", max_header_count),
-            ("max_header_size", max_header_size),
-            ("max_queue", max_queue),
-            ("max_form_parts", max_form_parts),
-            ("max_form_memory_size", max_form_memory_size),
-        ):
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must not be negative (0 or None: no limit)")
-        return cls(
-            max_body_size or None,
-            request_timeout or None,
-            max_url_length or None,
-            max_header_count or None,
-            max_header_size or None,
-            max_queue or None,
-            max_form_parts or None,
-            max_form_memory_size or None,
-        )
-
     def __post_init__(self) -> None:
+        for spec in LIMITS:
+            value = getattr(self, spec.name)
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise ValueError(f"{spec.name} must not be negative (0 or None: no limit)")
+            if value == 0:
+                object.__setattr__(self, spec.name, None)  # 0, as config files say "none"
         object.__setattr__(self, "form", (self.max_form_parts, self.max_form_memory_size))
 
-    # -- the head of a request ------------------------------------------------------------
+    def replace(self, **values: float | None) -> Limits:
+        """These limits with ``values`` changed; an unknown name raises :class:`TypeError`
+        naming the closest one."""
+        unknown = [name for name in values if name not in _NAMES]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], _NAMES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"{unknown[0]!r} is not a limit{hint} (limits: {', '.join(_NAMES)})")
+        return dataclasses.replace(self, **values)  # type: ignore[arg-type]
 
-    def check_scope(self, scope: Scope) -> RequestRefused | bool:
-        """What the head of an ASGI request breaks (a :class:`RequestRefused` to answer
-        with), or whether its body must be counted as it arrives (its length is unknown)."""
-        size = len(scope.get("raw_path") or b"") or len(scope["path"].encode("utf-8"))
-        query: bytes = scope.get("query_string", b"")
-        refused = self._url(size + len(query) + 1 if query else size)  # "?" and the query
-        if refused is not None:
-            return refused
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        if self.max_header_count is not None and len(headers) > self.max_header_count:
-            return _too_many_headers(len(headers), self.max_header_count)
-        total = 0
-        declared: bytes | None = None
-        chunked = host = False
-        for name, value in headers:
-            total += len(name) + len(value)
-            if name == b"content-length":
-                if declared is not None and value != declared:
-                    return BadRequest("the request has conflicting Content-Length headers")
-                declared = value
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"host":
-                # RFC 9112 3.2: more than one is a 400 (h11 refuses it, httptools does not).
-                if host:
-                    return _two_hosts()
-                host = True
-        if self.max_header_size is not None and total > self.max_header_size:
-            return _headers_too_large(total, self.max_header_size)
-        if declared is not None:
-            length = self._declared(declared)
-            # With Transfer-Encoding too, the chunks frame the body (RFC 9112 6.3): count.
-            if length is not False or not chunked:
-                return length
-        # HTTP/1 requests with neither header carry no body; HTTP/2 and 3 ones may.
-        return self.max_body_size is not None and (
-            chunked or scope.get("http_version", "1.1") not in ("1.1", "1.0")
-        )
+    # -- the head of a request, as each face reads it in ----------------------------------
 
-    def check_environ(self, environ: Environ) -> RequestRefused | bool:
-        """:meth:`check_scope` for a WSGI request."""
-        target: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-        if target is None:
-            target = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            query: str = environ.get("QUERY_STRING", "")
-            if query:
-                target += "?" + query
-        refused = self._url(len(target))
-        if refused is not None:
-            return refused
-        count = total = 0
-        for key, value in environ.items():
-            if key.startswith("HTTP_"):
-                count += 1
-                total += len(key) - 5 + len(value)
-            elif key in _BARE_HEADERS:
-                count += 1
-                total += len(key) + len(value)
-        if self.max_header_count is not None and count > self.max_header_count:
-            return _too_many_headers(count, self.max_header_count)
-        if self.max_header_size is not None and total > self.max_header_size:
-            return _headers_too_large(total, self.max_header_size)
-        if "," in environ.get("HTTP_HOST", ""):
-            return _two_hosts()  # the server joined two Host headers into one
-        declared: str = environ.get("CONTENT_LENGTH") or ""
-        chunked = "HTTP_TRANSFER_ENCODING" in environ
-        if declared:
-            length = self._declared(declared.encode("latin-1"))
-            if length is not False or not chunked:
-                return length
-        return self.max_body_size is not None and (
-            chunked or bool(environ.get("wsgi.input_terminated"))
-        )
-
-    def _url(self, size: int) -> RequestRefused | None:
+    def url_refusal(self, size: int) -> RequestRefused | None:
+        """The 414 for a request target of ``size`` bytes past the limit."""
         if self.max_url_length is not None and size > self.max_url_length:
             return BadRequest(
                 f"the URL is {size} bytes long, more than the limit of {self.max_url_length}",
@@ -172,7 +106,28 @@ class Limits:
             )
         return None
 
-    def _declared(self, value: bytes) -> RequestRefused | bool:
+    def header_count_refusal(self, count: int) -> RequestRefused | None:
+        """The 431 for ``count`` request headers past the limit."""
+        if self.max_header_count is not None and count > self.max_header_count:
+            return BadRequest(
+                f"the request has {count} headers, more than the limit of {self.max_header_count}",
+                431,
+            )
+        return None
+
+    def header_size_refusal(self, size: int) -> RequestRefused | None:
+        """The 431 for request headers of ``size`` bytes together past the limit."""
+        if self.max_header_size is not None and size > self.max_header_size:
+            return BadRequest(
+                f"the request headers take {size} bytes, more than the limit of "
+                f"{self.max_header_size}",
+                431,
+            )
+        return None
+
+    def declared_length(self, value: bytes) -> RequestRefused | bool:
+        """What a ``Content-Length`` of ``value`` says: a refusal (not a number: 400; past
+        the limit: 413), or ``False``: nothing to count, the server holds it to its length."""
         if not value.isdigit():
             return BadRequest("the request's Content-Length is not a number")
         if self.max_body_size is not None and int(value) > self.max_body_size:
@@ -180,22 +135,31 @@ class Limits:
         return False
 
 
-#: The two headers CGI names without the ``HTTP_`` prefix.
-_BARE_HEADERS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+@dataclass(frozen=True, slots=True)
+class LimitSpec:
+    """One field of :class:`Limits` as a config file and the command line show it."""
 
-DEFAULT_LIMITS = Limits()
+    name: str
+    unit: Unit
+    help: str
+    default: float | None
 
 
-def _two_hosts() -> RequestRefused:
+#: Every limit, in the order of :class:`Limits`.
+LIMITS: tuple[LimitSpec, ...] = tuple(
+    LimitSpec(f.name, f.metadata["unit"], f.metadata["help"], f.default)  # type: ignore[arg-type]
+    for f in dataclasses.fields(Limits)
+    if f.init
+)
+_NAMES = [spec.name for spec in LIMITS]
+
+
+def two_hosts() -> RequestRefused:
+    """The 400 for a request with more than one ``Host`` header (RFC 9112 section 3.2)."""
     return BadRequest("the request has more than one Host header")
 
 
-def _too_many_headers(count: int, limit: int) -> RequestRefused:
-    return BadRequest(f"the request has {count} headers, more than the limit of {limit}", 431)
-
-
-def _headers_too_large(size: int, limit: int) -> RequestRefused:
-    return BadRequest(f"the request headers take {size} bytes, more than the limit of {limit}", 431)
+DEFAULT_LIMITS = Limits()
 
 
 _SIZE = re.compile(r"\s*(\d+)\s*([kmg]?)(?:i?b)?\s*", re.IGNORECASE)

@@ -80,7 +80,7 @@ class Connection(Protocol):
 class WebSocket:
     """A WebSocket connection, for ``async def on_websocket(socket)``.
 
-    ``context`` is the same :class:`~pagesfn.context.Context` HTTP handlers get (``request``
+    ``context`` is the same :class:`~pagesfn.Context` HTTP handlers get (``request``
     is the handshake, ``params``, ``env``, ``data``, ``wait_until``...). Accept the
     connection, then send and receive text, bytes or JSON; ``async for message in socket``
     receives until the client goes away. A closed connection raises

@@ -1,5 +1,5 @@
 """The ``pagesfn`` command: a thin shim over :func:`pagesfn.run`, :class:`pagesfn.Pages` and
-:func:`pagesfn.config.load_config`."""
+:func:`pagesfn.serving.config.load_config`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from ..adapters.detect import AppKind
+from ..engine.limits import LIMITS, LimitSpec
 from ..errors import HandlerLoadError, PagesError, RouteWarning
 from ..routing import ANY, WEBSOCKET, Route, RouteKind
 from ..routing.table import allow_header_methods
@@ -49,97 +50,90 @@ _functions_config = click.option(
 )
 
 
+#: What ``click.option(...)`` returns: a decorator adding the option to a command.
+_Option = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _limit_options() -> list[_Option]:
+    """A flag per limit (``--max-body-size``...), made from :data:`LIMITS`."""
+    types: dict[str, Any] = {"bytes": str, "seconds": float, "count": int}
+    return [
+        click.option(
+            "--" + spec.name.replace("_", "-"),
+            type=types[spec.unit],
+            help=f"{spec.help} (0: none) [{_shown(spec)}].",
+        )
+        for spec in LIMITS
+    ]
+
+
+def _shown(spec: LimitSpec) -> str:
+    """A limit's default as ``--help`` shows it: ``6MiB``, ``30``, ``1000``."""
+    value = spec.default
+    if value is None:
+        return "none"
+    if spec.unit == "bytes":
+        for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+            if value >= size and value % size == 0:
+                return f"{int(value) // size}{unit}"
+    return f"{value:g}"
+
+
 def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(
-        [
-            _project,
-            _config_file,
-            _functions,
-            _functions_config,
-            click.option(
-                "--public", type=click.Path(path_type=Path), help="Static assets [public]."
-            ),
-            click.option("--origin", help="Proxy what nothing else answers to this URL."),
-            click.option(
-                "--env-file",
-                "env_files",
-                multiple=True,
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Values for context.env (repeatable) [.env, .dev.vars].",
-            ),
-            click.option("--host", help="Bind to this address [127.0.0.1]."),
-            click.option("--port", type=int, help="Bind to this port [8788]."),
-            click.option(
-                "--spa/--no-spa", default=None, help="Serve /index.html for missing pages."
-            ),
-            click.option(
-                "--log-format", type=click.Choice(["text", "json"]), help="The request log's form."
-            ),
-            click.option(
-                "--log-dir",
-                "--logDirname",
-                "log_dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                help="Also write the log to DIR/pagesfn.log.",
-            ),
-            click.option(
-                "--intercept-output",
-                "--interceptOutput",
-                "intercept_output",
-                type=click.BOOL,
-                help="true: what functions print goes to LOG_DIR/output.log [false].",
-            ),
-            click.option(
-                "--max-body-size",
-                help="Request body limit, 413 past it (6MB; 0: none) [6MB].",
-            ),
-            click.option(
-                "--request-timeout",
-                type=float,
-                help="Seconds until the response starts, 504 past it (0: none) [30].",
-            ),
-            click.option(
-                "--max-url-length", type=int, help="Bytes of path and query, 414 past it [8192]."
-            ),
-            click.option(
-                "--max-header-count", type=int, help="Request headers, 431 past it [100]."
-            ),
-            click.option(
-                "--max-header-size", help="Bytes of all request headers, 431 past it [32KiB]."
-            ),
-            click.option(
-                "--max-queue",
-                type=int,
-                help="Calls waiting for a busy thread pool, 503 past it [1000].",
-            ),
-            click.option(
-                "--head-timeout",
-                type=float,
-                help="Seconds to send a request head, 408 past it (0: none) [15].",
-            ),
-            click.option(
-                "--max-form-parts",
-                type=int,
-                help="Parts of a multipart form body, 413 past it (0: none) [1000].",
-            ),
-            click.option(
-                "--max-form-memory-size",
-                help="Bytes of one form field in memory, 413 past it (0: none) [500KB].",
-            ),
-            click.option(
-                "--allow-remote-debug",
-                is_flag=True,
-                default=None,
-                help="Serve debug pages on a non-loopback host (they show code and paths).",
-            ),
-            click.option(
-                "--extended-context-key",
-                "--extendedContextKey",
-                "extended_context_header",
-                help="The header whose JSON is context.extendedContext [X-Cloudbase-Context].",
-            ),
-        ]
-    ):
+    options: list[_Option] = [
+        _project,
+        _config_file,
+        _functions,
+        _functions_config,
+        click.option("--public", type=click.Path(path_type=Path), help="Static assets [public]."),
+        click.option("--origin", help="Proxy what nothing else answers to this URL."),
+        click.option(
+            "--env-file",
+            "env_files",
+            multiple=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Values for context.env (repeatable) [.env, .dev.vars].",
+        ),
+        click.option("--host", help="Bind to this address [127.0.0.1]."),
+        click.option("--port", type=int, help="Bind to this port [8788]."),
+        click.option("--spa/--no-spa", default=None, help="Serve /index.html for missing pages."),
+        click.option(
+            "--log-format", type=click.Choice(["text", "json"]), help="The request log's form."
+        ),
+        click.option(
+            "--log-dir",
+            "--logDirname",
+            "log_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Also write the log to DIR/pagesfn.log.",
+        ),
+        click.option(
+            "--intercept-output",
+            "--interceptOutput",
+            "intercept_output",
+            type=click.BOOL,
+            help="true: what functions print goes to LOG_DIR/output.log [false].",
+        ),
+        click.option(
+            "--head-timeout",
+            type=float,
+            help="Seconds to send a request head, 408 past it (0: none) [15].",
+        ),
+        *_limit_options(),
+        click.option(
+            "--allow-remote-debug",
+            is_flag=True,
+            default=None,
+            help="Serve debug pages on a non-loopback host (they show code and paths).",
+        ),
+        click.option(
+            "--extended-context-key",
+            "--extendedContextKey",
+            "extended_context_header",
+            help="The header whose JSON is context.extendedContext [X-Cloudbase-Context].",
+        ),
+    ]
+    for option in reversed(options):
         command = option(command)
     return command
 

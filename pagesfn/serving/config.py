@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from ..engine.limits import DEFAULT_LIMITS, parse_size
+from ..engine.limits import DEFAULT_LIMITS, LIMITS, Limits, Unit, parse_size
 from ..errors import Problem, ProblemsError
 from ..routing.cloudbase import CONFIG_FILE as FUNCTIONS_CONFIG_FILE
 from ..routing.cloudbase import EXTENDED_CONTEXT_HEADER
@@ -100,15 +100,9 @@ class Config:
     #: is written to, besides the console.
     log_dir: Path | None = None
     intercept_output: bool = False
-    #: The limits of one request (see :class:`pagesfn.limits.Limits`); 0 turns one off.
-    max_body_size: int = DEFAULT_LIMITS.max_body_size or 0
-    request_timeout: float = DEFAULT_LIMITS.request_timeout or 0.0
-    max_url_length: int = DEFAULT_LIMITS.max_url_length or 0
-    max_header_count: int = DEFAULT_LIMITS.max_header_count or 0
-    max_header_size: int = DEFAULT_LIMITS.max_header_size or 0
-    max_queue: int = DEFAULT_LIMITS.max_queue or 0
-    max_form_parts: int = DEFAULT_LIMITS.max_form_parts or 0
-    max_form_memory_size: int = DEFAULT_LIMITS.max_form_memory_size or 0
+    #: The limits of one request (:class:`pagesfn.Limits`): keys of a ``[limits]`` table,
+    #: or of the top level, or flags; 0 turns one off.
+    limits: Limits = DEFAULT_LIMITS
     #: Let debug pages (tracebacks, file paths) be served on a non-loopback address.
     allow_remote_debug: bool = False
     source: Path | None = None
@@ -142,14 +136,7 @@ class Config:
             "kv": dict(self.kv),
             "functions_config": self.functions_config,
             "extended_context_header": self.extended_context_header,
-            "max_body_size": self.max_body_size,
-            "request_timeout": self.request_timeout,
-            "max_url_length": self.max_url_length,
-            "max_header_count": self.max_header_count,
-            "max_header_size": self.max_header_size,
-            "max_queue": self.max_queue,
-            "max_form_parts": self.max_form_parts,
-            "max_form_memory_size": self.max_form_memory_size,
+            "limits": self.limits,
         }
 
 
@@ -204,6 +191,9 @@ def load_config(
         settings.problems.append(_spa_without_public(settings, root))
     if settings.problems:
         raise ConfigError(settings.problems)
+    limits = {name: values.pop(name) for name in _LIMIT_NAMES & values.keys()}
+    if limits:
+        values["limits"] = DEFAULT_LIMITS.replace(**limits)
     return Config(project=root, source=source.path if source else None, **values)
 
 
@@ -374,16 +364,13 @@ _CHECKS: dict[str, _Check] = {
     "extended_context_header": _header,
     "log_dir": _path,
     "intercept_output": _boolean,
-    "max_body_size": _size,
-    "request_timeout": _seconds,
-    "max_url_length": _integer(0),
-    "max_header_count": _integer(0),
-    "max_header_size": _size,
-    "max_queue": _integer(0),
-    "max_form_parts": _integer(0),
-    "max_form_memory_size": _size,
     "allow_remote_debug": _boolean,
 }
+#: How a limit is written, by what it counts.
+_LIMIT_CHECKS: dict[Unit, _Check] = {"bytes": _size, "seconds": _seconds, "count": _integer(0)}
+# Every limit is a key of its own too (and of the `[limits]` table).
+_CHECKS.update({spec.name: _LIMIT_CHECKS[spec.unit] for spec in LIMITS})
+_LIMIT_NAMES = frozenset(spec.name for spec in LIMITS)
 
 
 @dataclass(frozen=True)
@@ -410,7 +397,9 @@ class _Settings:
         base = source.path.parent
         for written, value in source.table.items():
             key = written.replace("-", "_")
-            if key not in _CHECKS:
+            if key == "limits":
+                self._read_limits(source, written, value, seen)
+            elif key not in _CHECKS:
                 self.problems.append(_unknown_key(source.label, written))
             elif key in seen:
                 message = f"`{seen[key]}` and `{written}` are the same key"
@@ -419,8 +408,32 @@ class _Settings:
                 seen[key] = written
                 self.set(key, value, base, (source.label, written))
 
+    def _read_limits(
+        self, source: _Source, written: str, table: object, seen: dict[str, str]
+    ) -> None:
+        """A ``[limits]`` table: each key a limit, as it could be at the top level."""
+        if not isinstance(table, Mapping):
+            self.problems.append(Problem(source.label, f"`{written}` must be a table"))
+            return
+        for name, value in table.items():
+            key = name.replace("-", "_")
+            spelled = f"{written}.{name}"
+            if key not in _LIMIT_NAMES:
+                self.problems.append(_unknown_key(source.label, spelled, sorted(_LIMIT_NAMES)))
+            elif key in seen:
+                message = f"`{seen[key]}` and `{spelled}` are the same key"
+                self.problems.append(Problem(source.label, message, "keep one of them"))
+            else:
+                seen[key] = spelled
+                self.set(key, value, source.path.parent, (source.label, spelled))
+
     def read_overrides(self, overrides: Mapping[str, Any]) -> None:
         cwd = Path.cwd()
+        limits = overrides.get("limits")
+        if isinstance(limits, Limits):
+            # ``run(limits=Limits(...))``: every limit, under the flags of the others.
+            flags = {spec.name: getattr(limits, spec.name) or 0 for spec in LIMITS}
+            overrides = {**flags, **{k: v for k, v in overrides.items() if k != "limits"}}
         for key, value in overrides.items():
             if key not in _CHECKS:
                 # The caller passed a name that is no setting: a bug, not a user error.
@@ -441,10 +454,15 @@ class _Settings:
             self.spelled[key] = where
 
 
-def _unknown_key(label: str, written: str) -> Problem:
-    known = [*_CHECKS, *(k.replace("_", "-") for k in _CHECKS)]
-    close = difflib.get_close_matches(written, known, n=1)
-    fix = f"did you mean `{close[0]}`?" if close else "known keys: " + ", ".join(_CHECKS)
+def _unknown_key(label: str, written: str, keys: list[str] | None = None) -> Problem:
+    keys = [*_CHECKS, "limits"] if keys is None else keys
+    known = [*keys, *(k.replace("_", "-") for k in keys)]
+    prefix = written.rpartition(".")[0]
+    close = difflib.get_close_matches(written.rpartition(".")[2], known, n=1)
+    if close:
+        fix = f"did you mean `{prefix + '.' if prefix else ''}{close[0]}`?"
+    else:
+        fix = "known keys: " + ", ".join(keys)
     return Problem(label, f"unknown key `{written}`", fix)
 
 

@@ -34,6 +34,7 @@ from .head_timeout import HeadTimeoutProtocol, HeadWatch
 
 if TYPE_CHECKING:
     from ..app import Pages
+    from ..engine.limits import Limits
 
 # The parent process only reads the tree: the app and the server are built in the
 # processes uvicorn starts, which import what serving needs.
@@ -102,15 +103,13 @@ def run(
         # for the bytecode Python itself writes into the tree.
         reload_includes=["*"] if reload else None,
         reload_excludes=[*_EXCLUDED, *_unwatched(config, watched)] if watched else None,
-        access_log=False,  # pagesfn writes its own (see pagesfn.logs)
+        access_log=False,  # pagesfn writes its own (see pagesfn.serving.logs)
         ws="websockets-sansio",
-        # uvicorn's HTTP protocol with a request head timeout (pagesfn.head_timeout).
+        # uvicorn's HTTP protocol with a request head timeout (pagesfn.serving.head_timeout).
         http=HeadTimeoutProtocol if config.head_timeout else "auto",
         timeout_graceful_shutdown=int(config.shutdown_timeout) or None,
-        # Room for a head a little past the app's limits, which then answers 431 or 414
-        # itself; a head beyond this gets the server's own 400.
-        h11_max_incomplete_event_size=_HEAD_ROOM
-        + 2 * ((config.max_url_length or _HEAD_ROOM) + (config.max_header_size or _HEAD_ROOM)),
+        # A head beyond this gets the server's own 400.
+        h11_max_incomplete_event_size=_head_room(config.limits),
         log_level="info",
     )
 
@@ -140,7 +139,7 @@ def serve_with_uvicorn(app: str, **options: Any) -> None:
 
 def _serve_with_workers(app: str, options: dict[str, Any]) -> None:
     """``uvicorn.run(app, **options)`` with several worker processes, under pagesfn's
-    supervisor (:mod:`pagesfn.supervisor`): a worker that dies while serving is replaced,
+    supervisor (:mod:`pagesfn.serving.supervisor`): a worker that dies while serving is replaced,
     and one failing to start (a mounted app's lifespan startup failed) ends the command
     with the start-up failure status."""
     import uvicorn
@@ -151,6 +150,14 @@ def _serve_with_workers(app: str, options: dict[str, Any]) -> None:
     status = Supervisor(config, config.workers).run()
     if status:
         sys.exit(status)
+
+
+def _head_room(limits: Limits) -> int:
+    """Bytes of request head uvicorn's h11 parser takes: room for a head a little past
+    the app's limits, which then answers 431 or 414 itself."""
+    url = limits.max_url_length or _HEAD_ROOM
+    headers = limits.max_header_size or _HEAD_ROOM
+    return _HEAD_ROOM + 2 * (url + headers)
 
 
 def resolve(

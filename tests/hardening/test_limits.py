@@ -1165,14 +1165,7 @@ def test_pagesfn_toml_sets_every_limit(tmp_path: Path, kebab: bool) -> None:
         lines = [line.replace("_", "-", 2) for line in lines]
     (tmp_path / "pagesfn.toml").write_text("\n".join(lines) + "\n")
     config = load_config(tmp_path)
-    assert (
-        config.max_body_size,
-        config.request_timeout,
-        config.max_url_length,
-        config.max_header_count,
-        config.max_header_size,
-        config.max_queue,
-    ) == (2 * MIB, 2.5, 200, 30, 4 * KIB, 7)
+    assert config.limits == Limits(2 * MIB, 2.5, 200, 30, 4 * KIB, 7)
     app = Pages(**config.pages_options())
     try:
         assert app.limits == Limits(2 * MIB, 2.5, 200, 30, 4 * KIB, 7)
@@ -1198,7 +1191,7 @@ def test_flags_win_over_the_file(tmp_path: Path) -> None:
     (tmp_path / "functions").mkdir()
     (tmp_path / "pagesfn.toml").write_text('max_body_size = "2MB"\nrequest_timeout = 9\n')
     config = load_config(tmp_path, {"max_body_size": "1KB", "request_timeout": 0.5})
-    assert (config.max_body_size, config.request_timeout) == (KIB, 0.5)
+    assert (config.limits.max_body_size, config.limits.request_timeout) == (KIB, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -1225,6 +1218,96 @@ def test_a_bad_limit_is_a_config_error_naming_the_key(tmp_path: Path, line: str,
     assert len(problems) == 1
     assert f"`{key}`" in problems[0]
     assert "pagesfn.toml" in problems[0]
+
+
+def test_a_limits_table_sets_every_limit(tmp_path: Path) -> None:
+    """A ``[limits]`` table holds the limits (snake or kebab case), each spelled as at the
+    top level; one the table does not name keeps its default."""
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "pagesfn.toml").write_text(
+        "port = 9999\n\n[limits]\n"
+        'max-body-size = "2MB"\nrequest_timeout = 2.5\nmax_url_length = 0\n'
+        'max_form_memory_size = "1KiB"\n'
+    )
+    config = load_config(tmp_path)
+    assert config.port == 9999
+    expected = Limits(
+        max_body_size=2 * MIB,
+        request_timeout=2.5,
+        max_url_length=None,
+        max_form_memory_size=KIB,
+    )
+    assert config.limits == expected
+    app = Pages(**config.pages_options())
+    try:
+        assert app.limits == expected
+    finally:
+        app.close()
+
+
+def test_a_limits_table_in_pyproject(tmp_path: Path) -> None:
+    """``[tool.pagesfn.limits]`` is the same table in ``pyproject.toml``."""
+    (tmp_path / "pyproject.toml").write_text("[tool.pagesfn.limits]\nmax_queue = 3\n")
+    assert load_config(tmp_path).limits == Limits(max_queue=3)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[limits]\nmax_body = 1\n",
+            "unknown key `limits.max_body`; did you mean `limits.max_body_size`?",
+        ),
+        ("limits = 5\n", "`limits` must be a table"),
+        ("max_queue = 1\n[limits]\nmax-queue = 2\n", "`max_queue` and `limits.max-queue`"),
+        ('[limits]\nrequest_timeout = "soon"\n', "`limits.request_timeout` must be"),
+    ],
+)
+def test_a_bad_limits_table_is_a_config_error(tmp_path: Path, text: str, message: str) -> None:
+    """A key of ``[limits]`` that is no limit (with the closest one), a ``limits`` that is
+    no table, a limit set twice, a value of the wrong kind: each one problem naming it."""
+    (tmp_path / "pagesfn.toml").write_text(text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(tmp_path)
+    [problem] = excinfo.value.problems
+    assert message in str(problem)
+
+
+def test_flags_win_over_the_limits_table(tmp_path: Path) -> None:
+    """A flag wins over the same limit in the table; ``run(limits=Limits(...))`` sets
+    every limit at once, and a flag beside it still wins."""
+    (tmp_path / "pagesfn.toml").write_text("[limits]\nmax_queue = 9\nmax_header_count = 9\n")
+    config = load_config(tmp_path, {"max_queue": 2})
+    assert (config.limits.max_queue, config.limits.max_header_count) == (2, 9)
+    given = Limits(max_queue=5, request_timeout=None)
+    config = load_config(tmp_path, {"limits": given, "max_header_count": 4})
+    assert config.limits == Limits(max_queue=5, request_timeout=None, max_header_count=4)
+
+
+def test_pages_takes_a_limits_value_and_single_limits(pages: MakePages) -> None:
+    """``Pages(limits=Limits(...))``, with single limits by name over it; a name that is
+    no limit is a ``TypeError`` naming the closest one; a negative limit a ``ValueError``."""
+    app = pages(HEAD_TREE, limits=Limits(max_queue=3, max_url_length=50), max_url_length=0)
+    assert app.limits == Limits(max_queue=3, max_url_length=None)
+    with pytest.raises(TypeError, match="'max_body' is not a limit; did you mean 'max_body_size'"):
+        pages(HEAD_TREE, max_body=3)
+    with pytest.raises(ValueError, match="max_queue must not be negative"):
+        Limits(max_queue=-1)
+
+
+def test_every_limit_has_a_flag_with_its_default() -> None:
+    """Each field of ``Limits`` is a flag of ``pagesfn serve`` and ``pagesfn dev``, whose
+    help shows its default; the flag's value reaches the config."""
+    from click.testing import CliRunner
+
+    from pagesfn.engine.limits import LIMITS
+    from pagesfn.serving.cli import main
+
+    for command in ("serve", "dev"):
+        shown = CliRunner().invoke(main, [command, "--help"]).output
+        for spec in LIMITS:
+            assert f"--{spec.name.replace('_', '-')} " in shown, spec.name
+    assert "[6MiB]" in shown and "[32KiB]" in shown and "[30]" in shown
 
 
 def test_a_bad_flag_is_a_config_error_naming_the_flag(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from urllib.parse import unquote_to_bytes
 from werkzeug.datastructures import Headers
 
 from ...adapters.wsgi_to_asgi import read_body
-from ...engine.limits import BodyCounter
-from ...errors import BodyAccessError, ClientDisconnected
+from ...engine.limits import BodyCounter, Limits, two_hosts
+from ...errors import BadRequest, BodyAccessError, ClientDisconnected, RequestRefused
 from ...http.wrappers import BodySource, Request
 from ...types import Message, Receive, Scope
 
@@ -211,3 +211,45 @@ class LimitedReceive(BodyCounter):
 
 
 _DISCONNECT: Message = {"type": "http.disconnect"}
+
+
+def check_request_head(limits: Limits, scope: Scope) -> RequestRefused | bool:
+    """What the head of an ASGI request breaks (a :class:`RequestRefused` to answer with),
+    or whether its body must be counted as it arrives (its length is unknown)."""
+    size = len(scope.get("raw_path") or b"") or len(scope["path"].encode("utf-8"))
+    query: bytes = scope.get("query_string", b"")
+    refused = limits.url_refusal(size + len(query) + 1 if query else size)  # "?" and query
+    if refused is not None:
+        return refused
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    refused = limits.header_count_refusal(len(headers))
+    if refused is not None:
+        return refused
+    total = 0
+    declared: bytes | None = None
+    chunked = host = False
+    for name, value in headers:
+        total += len(name) + len(value)
+        if name == b"content-length":
+            if declared is not None and value != declared:
+                return BadRequest("the request has conflicting Content-Length headers")
+            declared = value
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"host":
+            # RFC 9112 3.2: more than one is a 400 (h11 refuses it, httptools does not).
+            if host:
+                return two_hosts()
+            host = True
+    refused = limits.header_size_refusal(total)
+    if refused is not None:
+        return refused
+    if declared is not None:
+        length = limits.declared_length(declared)
+        # With Transfer-Encoding too, the chunks frame the body (RFC 9112 6.3): count.
+        if length is not False or not chunked:
+            return length
+    # HTTP/1 requests with neither header carry no body; HTTP/2 and 3 ones may.
+    return limits.max_body_size is not None and (
+        chunked or scope.get("http_version", "1.1") not in ("1.1", "1.0")
+    )

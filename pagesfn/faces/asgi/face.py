@@ -17,7 +17,14 @@ from ...engine.websocket import GOING_AWAY
 from ...errors import BodyTimedOut, RequestRefused
 from ...http.wrappers import NO_BODY, Request, Response
 from ...types import Receive, Scope, Send
-from .body import ASGIBody, LimitedReceive, body_chunks, route_path, scope_request
+from .body import (
+    ASGIBody,
+    LimitedReceive,
+    body_chunks,
+    check_request_head,
+    route_path,
+    scope_request,
+)
 from .lifespan import serve_lifespan
 from .mounted import CountedGuard, StartedGuard, capture_asgi, replayed_receive, scope_for
 from .send import close_stream, send_response
@@ -54,7 +61,7 @@ class ASGIFace:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
-        checked = self.limits.check_scope(scope)
+        checked = check_request_head(self.limits, scope)
         counted: LimitedReceive | None = None
         if checked is not False:
             if checked is not True:
@@ -208,7 +215,7 @@ class ASGIFace:
         self.websockets.add(channel)
         try:
             # The same head limits as over HTTP (a handshake has no body to count).
-            checked = self.limits.check_scope(scope)
+            checked = check_request_head(self.limits, scope)
             if isinstance(checked, RequestRefused):
                 await channel.answer(self.pipeline.refused(checked))
                 return

@@ -10,8 +10,8 @@ from typing import IO
 from urllib.parse import unquote_to_bytes
 
 from ...adapters.environ import input_length
-from ...engine.limits import BodyCounter
-from ...errors import ClientDisconnected
+from ...engine.limits import BodyCounter, Limits, two_hosts
+from ...errors import ClientDisconnected, RequestRefused
 from ...types import Environ
 
 logger = logging.getLogger("pagesfn")
@@ -123,3 +123,43 @@ def input_chunks(environ: Environ) -> Iterator[bytes]:
         if remaining is not None:
             remaining -= len(chunk)
         yield chunk
+
+
+def check_request_head(limits: Limits, environ: Environ) -> RequestRefused | bool:
+    """What the head of a WSGI request breaks (a :class:`RequestRefused` to answer with),
+    or whether its body must be counted as it is read (its length is unknown)."""
+    target: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if target is None:
+        target = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        query: str = environ.get("QUERY_STRING", "")
+        if query:
+            target += "?" + query
+    refused = limits.url_refusal(len(target))
+    if refused is not None:
+        return refused
+    count = total = 0
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            count += 1
+            total += len(key) - 5 + len(value)
+        elif key in _BARE_HEADERS:
+            count += 1
+            total += len(key) + len(value)
+    refused = limits.header_count_refusal(count) or limits.header_size_refusal(total)
+    if refused is not None:
+        return refused
+    if "," in environ.get("HTTP_HOST", ""):
+        return two_hosts()  # the server joined two Host headers into one
+    declared: str = environ.get("CONTENT_LENGTH") or ""
+    chunked = "HTTP_TRANSFER_ENCODING" in environ
+    if declared:
+        length = limits.declared_length(declared.encode("latin-1"))
+        if length is not False or not chunked:
+            return length
+    return limits.max_body_size is not None and (
+        chunked or bool(environ.get("wsgi.input_terminated"))
+    )
+
+
+#: The two headers CGI names without the ``HTTP_`` prefix.
+_BARE_HEADERS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})

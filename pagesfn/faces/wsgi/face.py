@@ -17,7 +17,7 @@ from ...engine.flow import Flow
 from ...engine.pipeline import MountCall
 from ...http.wrappers import Request, Response
 from ...types import Environ, StartResponse
-from .body import LimitedInput, WSGIBody, input_chunks, route_path
+from .body import LimitedInput, WSGIBody, check_request_head, input_chunks, route_path
 from .mounted import capture_wsgi, environ_for, replayed_environ, serve_mounted
 from .send import close_stream, write_response
 
@@ -39,7 +39,7 @@ class WSGIFace:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method: str = environ["REQUEST_METHOD"]
         limits = self.limits
-        checked = limits.check_environ(environ)
+        checked = check_request_head(limits, environ)
         counted: LimitedInput | None = None
         if checked is not False:
             if checked is not True:

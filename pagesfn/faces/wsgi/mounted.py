@@ -193,8 +193,8 @@ def replayed_environ(environ: Environ, request: Request) -> Environ:
 
 def checked_start(start_response: StartResponse) -> StartResponse:
     """``start_response`` for a mounted WSGI app: the head it starts is checked on its way
-    to the server (:func:`~pagesfn.head.check_wsgi_head`); one that cannot be sent raises
-    :class:`~pagesfn.head.InvalidHead` into the app, whose call then fails."""
+    to the server (:func:`~pagesfn.http.head.check_wsgi_head`); one that cannot be sent raises
+    :class:`~pagesfn.http.head.InvalidHead` into the app, whose call then fails."""
 
     def start(
         status: str, headers: list[tuple[str, str]], exc_info: Any = None
