@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .concurrency import LoopThread
 from .engine.background import BackgroundWork
 from .engine.context import ContextSettings
+from .engine.failures import Failures
 from .engine.limits import DEFAULT_LIMITS, Limits, Pool
 from .engine.loader import ModuleLoader
 from .engine.pipeline import Pipeline
@@ -133,11 +134,13 @@ class Pages(ASGIFace):
             client_ip_header=client_ip_header,
             extended_context_header=extended_context_header,
         )
+        self.failures = Failures(debug=debug)
         self.pipeline = Pipeline(
             self.table,
             self.matcher,
             self.loader,
             settings,
+            failures=self.failures,
             debug=debug,
             static=static,
             origin=self.origin,

@@ -35,6 +35,7 @@ from ..http.wrappers import Request, Response
 from ..routing import NoMatch
 from ..routing.matcher import Params
 from .context import Context, request_id
+from .failures import MOUNTED_APP
 from .handler import Handler
 
 if TYPE_CHECKING:
@@ -282,13 +283,13 @@ class Flow:
 
     def recover(self, exc: Exception) -> Response:
         """The response for an exception that left the chain (from a thread)."""
-        response = self.pipeline.chain_failed(self, exc)
+        response = self.pipeline.failures.chain_failed(self, exc)
         if response is not None:
             return response
         try:
             return self.run(self.fallbacks())
         except Exception as again:
-            return self.pipeline.chain_failed(self, again, passing=False) or _unreachable()
+            return self.pipeline.failures.chain_failed(self, again, passing=False)
 
     # -- on the loop ---------------------------------------------------------------------
 
@@ -341,13 +342,13 @@ class Flow:
 
     async def arecover(self, exc: Exception) -> Response:
         """The response for an exception that left the chain (on the loop)."""
-        response = self.pipeline.chain_failed(self, exc)
+        response = self.pipeline.failures.chain_failed(self, exc)
         if response is not None:
             return response
         try:
             return await self.arun(self.fallbacks())
         except Exception as again:
-            return self.pipeline.chain_failed(self, again, passing=False) or _unreachable()
+            return self.pipeline.failures.chain_failed(self, again, passing=False)
 
     # -- shared --------------------------------------------------------------------------
 
@@ -361,9 +362,3 @@ class Flow:
 
 
 _NOTHING = NoMatch(frozenset())
-#: The handler name noted for a mounted app that raised.
-MOUNTED_APP = "app"
-
-
-def _unreachable() -> Response:
-    raise AssertionError("chain_failed(passing=False) always answers")

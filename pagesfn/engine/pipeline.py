@@ -13,24 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
-
 from ..adapters.mounted import MountedApp
 from ..errors import (
     BadRequest,
     HandlerLoadError,
-    HandlerResultError,
-    RequestRefused,
-    RequestTimedOut,
 )
-from ..http.results import to_response
-from ..http.wrappers import Request, Response, carries_body
+from ..http.results import finished, to_response
+from ..http.wrappers import Request, Response
 from ..routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch
 from ..routing.rules import RoutesRules
 from ..routing.table import RouteTable, allow_header_methods
 from .context import ContextSettings
-from .debug import error_page, not_found_page
-from .flow import MOUNTED_APP, Face, Flow, Step
+from .debug import not_found_page
+from .failures import Failures, plain
+from .flow import Face, Flow, Step
 from .handler import Handler
 from .loader import ModuleLoader
 from .static import StaticFiles
@@ -60,6 +56,7 @@ class Pipeline:
         loader: ModuleLoader,
         settings: ContextSettings,
         *,
+        failures: Failures,
         debug: bool = False,
         static: StaticFiles | None = None,
         origin: Origin | None = None,
@@ -73,6 +70,8 @@ class Pipeline:
         self.loader = loader
         self.settings = settings
         self.debug = debug
+        #: What exceptions become.
+        self.failures = failures
         self.static = static
         self.origin = origin
         self.rules = rules
@@ -111,7 +110,7 @@ class Pipeline:
             try:
                 segments = request.segments
             except BadRequest as exc:
-                return self.refused(exc)
+                return self.failures.refused(exc)
         if self.rules is not None and not self.rules.invokes_functions(request.path):
             # Straight to the assets.
             return Flow(self, request, (), _NOTHING, schedule, face, io, loop)
@@ -119,7 +118,7 @@ class Pipeline:
             try:
                 handler = self.loader.worker(self.worker)
             except HandlerLoadError as exc:
-                return self._load_failed(request, exc)
+                return self.failures.load_failed(request, exc)
             fetch = (Step(handler, {}, self.worker),)
             return Flow(self, request, fetch, _NOTHING, schedule, face, io, loop)
         steps: list[Step] | tuple[()] = ()
@@ -130,14 +129,14 @@ class Pipeline:
                 try:
                     handlers = self.loader.middleware(route).handlers_for(method)
                 except HandlerLoadError as exc:
-                    return self._load_failed(request, exc)
+                    return self.failures.load_failed(request, exc)
                 steps.extend(Step(handler, params, route.file) for handler in handlers)
         target = self._route(request, found, segments)
         if not steps and not isinstance(target, Step):
             if not isinstance(target, NoMatch):
                 return target  # a mounted app to call as is, or a finished response
             if not self._fallbacks or request.websocket:
-                return self.finish(self._no_match(request, target))
+                return finished(self._no_match(request, target))
         return Flow(self, request, steps, target, schedule, face, io, loop)
 
     def resolve(self, request: Request) -> Step | MountCall | Response | NoMatch:
@@ -145,7 +144,7 @@ class Pipeline:
         try:
             segments = request.segments
         except BadRequest as exc:
-            return self.refused(exc)
+            return self.failures.refused(exc)
         return self._route(request, None, segments)
 
     def _route(
@@ -164,7 +163,7 @@ class Pipeline:
         try:
             endpoint = self.loader.endpoint(route)
         except HandlerLoadError as exc:
-            return self._load_failed(request, exc)
+            return self.failures.load_failed(request, exc)
         if endpoint.mount is not None:
             assert segments is not None  # an app route is a catch-all: never all-static
             rest = found.params[route.segments[-1].value]
@@ -187,7 +186,7 @@ class Pipeline:
     def step_result(self, result: Any) -> Response:
         """Turn what a step returned into a :class:`Response`; raises
         :class:`HandlerResultError` for a value that is none."""
-        return self.finish(to_response(result))
+        return finished(to_response(result))
 
     def assets(self, request: Request, found: NoMatch, final: bool) -> Response | None:
         """The answer for a request no route takes: a static file, else (when ``final``)
@@ -195,7 +194,7 @@ class Pipeline:
         nearest ``404.html``; ``None`` leaves it to the origin."""
         if request.websocket:
             # No file or origin answers a WebSocket.
-            return self.finish(self._no_match(request, found))
+            return finished(self._no_match(request, found))
         method = request.method
         static = self.static
         if static is not None and (method == "GET" or method == "HEAD"):
@@ -208,7 +207,7 @@ class Pipeline:
                 segments=request.segments,
             )
             if response is not None:
-                return self.finish(response)
+                return finished(response)
         if not final:
             return None
         allowed = found.allowed
@@ -222,8 +221,8 @@ class Pipeline:
         ):
             allowed = allowed | _STATIC_METHODS
         if allowed or static is None:
-            return self.finish(self._no_match(request, NoMatch(allowed)))
-        return self.finish(
+            return finished(self._no_match(request, NoMatch(allowed)))
+        return finished(
             static.not_found(
                 method,
                 request.raw_path,
@@ -232,38 +231,6 @@ class Pipeline:
                 segments=request.segments,
             )
         )
-
-    def chain_failed(self, flow: Flow, exc: Exception, *, passing: bool = True) -> Response | None:
-        """Log an exception that left the chain and give the response for it; ``None``
-        when the request should pass through to the assets and origin instead."""
-        if isinstance(exc, RequestTimedOut):
-            return self.timed_out(flow, exc.timeout)
-        if isinstance(exc, RequestRefused):
-            return self.refused(exc)
-        failed = flow.failed_in
-        file, name = (failed[1], failed[2]) if failed and failed[0] is exc else ("?", "?")
-        if isinstance(exc, HTTPException) and exc.code is not None:
-            if exc.code >= 500:
-                logger.error("%s: handler `%s` raised %s (request %s)", file, name, exc, flow.uuid)
-            return self.finish(_http_exception(exc))
-        request = flow.request
-        if isinstance(exc, HandlerResultError):
-            logger.error("%s: handler `%s` %s (request %s)", file, name, exc, flow.uuid)
-        else:
-            logger.error(
-                "%s: %s raised %s on %s %s (request %s)",
-                file,
-                f"handler `{name}`" if name != MOUNTED_APP else "the mounted app",
-                type(exc).__name__,
-                request.method,
-                request.path,
-                flow.uuid,
-                exc_info=exc,
-            )
-        if passing and flow.pass_through:
-            logger.warning("%s %s: passing through after the error", request.method, request.path)
-            return None
-        return self.finish(self._server_error(exc, request, f"{file}: `{name}` "))
 
     def fast_mount(self, raw_path: bytes) -> tuple[MountedApp, str] | None:
         """The mounted app and prefix for ``raw_path`` (the app-relative path a face routes
@@ -298,109 +265,30 @@ class Pipeline:
                     mounts.append(mount)
         return mounts
 
-    def refused(self, exc: RequestRefused) -> Response:
-        """The answer to a request refused with ``exc``: its status, message and headers."""
-        response = _plain(exc.status, str(exc))
-        for name, value in exc.headers:
-            response.headers[name] = value
-        return self.finish(response)
-
-    def timed_out(self, where: Flow | MountCall, timeout: float) -> Response:
-        """The 504 for a request whose response did not start within ``timeout``; logged
-        with the route file that was running."""
-        if isinstance(where, MountCall):
-            file, method, path = where.mount.file, where.method, where.path
-        else:
-            file = where.file or "?"
-            method, path = where.request.method, where.request.path
-        logger.error(
-            "%s: %s %s did not answer within the %g s request timeout; the client got 504",
-            file,
-            method,
-            path,
-            timeout,
-        )
-        return self.refused(RequestTimedOut(timeout))
-
-    def mount_failed(self, call: MountCall, exc: BaseException) -> Response:
-        """The response for a mounted app that raised before starting its response."""
-        if isinstance(exc, RequestRefused):
-            return self.refused(exc)
-        logger.error(
-            "%s: mounted %s raised %s on %s %s",
-            call.mount.file,
-            call.mount.kind.label,
-            type(exc).__name__,
-            call.method,
-            call.path,
-            exc_info=exc,
-        )
-        return self.finish(self._server_error(exc, None, f"{call.mount.file}: "))
-
-    @staticmethod
-    def finish(response: Response) -> Response:
-        """Strip the body and its headers where the status allows none (1xx, 204, 304).
-
-        ``Content-Length`` is added on the wire by :func:`wire_headers`; the face drops the
-        body of a ``HEAD`` response itself, keeping its length.
-        """
-        if not carries_body(response.status_code):
-            response.body = b""
-            if response.stream is None:
-                response.headers.pop("Content-Length", None)
-                response.headers.pop("Content-Type", None)
-        return response
-
-    def _load_failed(self, request: Request, exc: HandlerLoadError) -> Response:
-        logger.error("%s %s -> 500: %s", request.method, request.path, exc)
-        return self.finish(self._server_error(exc, request))
-
     def _no_match(self, request: Request, found: NoMatch) -> Response:
         method = request.method
         if not found.allowed:
             if self.debug:
                 return not_found_page(request, self.routes)
-            return _plain(404, "Not Found")
+            return plain(404, "Not Found")
         if request.websocket:
-            return _plain(403, "No WebSocket handler (on_websocket) answers this path")
+            return plain(403, "No WebSocket handler (on_websocket) answers this path")
         if found.allowed == _WEBSOCKET_ONLY:
             if request.headers.get("Upgrade", "").lower() == "websocket":
                 # A handshake that arrived as plain HTTP: the WSGI face, which cannot upgrade.
-                return _plain(403, "WebSocket connections need the ASGI face (e.g. uvicorn)")
-            response = _plain(426, "Upgrade Required: this path takes WebSocket connections")
+                return plain(403, "WebSocket connections need the ASGI face (e.g. uvicorn)")
+            response = plain(426, "Upgrade Required: this path takes WebSocket connections")
             response.headers["Upgrade"] = "websocket"
             response.headers["Connection"] = "Upgrade"
             return response
         allow = ", ".join(allow_header_methods(found.allowed))
         if method == "OPTIONS":
             return Response(b"", 204, {"Allow": allow})
-        response = _plain(405, "Method Not Allowed")
+        response = plain(405, "Method Not Allowed")
         response.headers["Allow"] = allow
         return response
-
-    def _server_error(
-        self, exc: BaseException, request: Request | None, where: str = ""
-    ) -> Response:
-        if not self.debug:
-            return _plain(500, "Internal Server Error")
-        return error_page(exc, where, request)
 
 
 _NOTHING = NoMatch(frozenset())
 _STATIC_METHODS = frozenset({"GET", "HEAD"})
 _WEBSOCKET_ONLY = frozenset({WEBSOCKET})
-
-
-def _http_exception(exc: HTTPException) -> Response:
-    """werkzeug's ``HTTPException`` (``abort(404)``, a missing ``request.form["x"]``) as
-    Flask answers it: its status, its description as plain text, its headers (``Allow``)."""
-    assert exc.code is not None
-    response = _plain(exc.code, exc.description or exc.name)
-    for name, value in exc.get_headers():
-        if name.lower() != "content-type":
-            response.headers[name] = value
-    return response
-
-
-def _plain(status: int, text: str) -> Response:
-    return Response(text, status)

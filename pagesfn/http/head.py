@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import AnyStr, Generic, TypeVar
+from typing import AnyStr, Generic
 
 from ..errors import PagesError
 from .wrappers import STATUS_LINES, Response, carries_body
@@ -241,22 +241,3 @@ def wire_headers(response: Response, *, to_wsgi: bool = False) -> list[tuple[str
             return items
     items.append(("Content-Length", str(len(response.body))))
     return items
-
-
-def response_head(
-    response: Response, file: str | None, headers: Callable[[Response], _Headers]
-) -> tuple[Response, _Headers]:
-    """The response to send and its header pairs as a face's ``headers`` builds them
-    (``raw_wire_headers`` on the ASGI face, ``pep3333_headers`` on the WSGI one):
-    ``response``'s, or, when its head
-    cannot be sent, a plain 500's, logged naming ``file``. The face closes the stream of a
-    response replaced so."""
-    try:
-        return response, headers(response)
-    except InvalidHead as exc:
-        logger.error("%s: %s; the client got 500", file or "the response", exc)
-        error = Response("Internal Server Error", 500)
-        return error, headers(error)
-
-
-_Headers = TypeVar("_Headers")

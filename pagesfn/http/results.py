@@ -8,7 +8,7 @@ from typing import Any
 from werkzeug.datastructures import Headers
 
 from ..errors import HandlerResultError
-from .wrappers import Response, dump_json
+from .wrappers import Response, carries_body, dump_json
 
 _MAX_REPR = 200
 
@@ -74,3 +74,18 @@ def to_response(value: Any) -> Response:
             "returned None; return a Response, str, bytes, dict, list or a generator"
         )
     return _body(value, None, None)
+
+
+def finished(response: Response) -> Response:
+    """``response`` without a body or its headers where the status allows none (1xx, 204,
+    304).
+
+    ``Content-Length`` is added on the wire (:func:`~pagesfn.http.head.wire_headers`); the
+    face drops the body of a ``HEAD`` response itself, keeping its length.
+    """
+    if not carries_body(response.status_code):
+        response.body = b""
+        if response.stream is None:
+            response.headers.pop("Content-Length", None)
+            response.headers.pop("Content-Type", None)
+    return response

@@ -267,10 +267,12 @@ def build_app(config: Config) -> Any:
 def broken_tree_app(exc: PagesError, *, debug: bool = True) -> ASGIApp:
     """An ASGI app answering every request with ``exc`` as a debug page, or without
     ``debug`` with a plain 500 (the log has what is wrong: the page names files)."""
-    from ..engine.debug import error_page
+    from ..engine.failures import Failures
     from ..faces.asgi.body import scope_headers
     from ..faces.asgi.send import send_response
-    from ..http.wrappers import Request, Response
+    from ..http.wrappers import Request
+
+    failures = Failures(debug=debug)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -284,7 +286,7 @@ def broken_tree_app(exc: PagesError, *, debug: bool = True) -> ASGIApp:
         request = Request(
             scope["method"], "http", None, "", scope["path"], b"", scope_headers(scope), None
         )
-        response = error_page(exc, "", request) if debug else Response("Internal Server Error", 500)
+        response = failures.answer(exc, request)
         await send_response(response, scope["method"], send, scope, None)
 
     return app

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...adapters.mount import mount_scope
 from ...engine.background import BackgroundWork
+from ...engine.failures import Failures
 from ...engine.flow import Flow
 from ...engine.limits import Limits
 from ...engine.pipeline import MountCall, Pipeline
@@ -40,6 +41,7 @@ class ASGIFace:
     receive, send)``. Works on the attributes ``Pages`` sets up."""
 
     pipeline: Pipeline
+    failures: Failures
     executor: concurrent.futures.Executor
     limits: Limits
     background: BackgroundWork
@@ -65,7 +67,7 @@ class ASGIFace:
         counted: LimitedReceive | None = None
         if checked is not False:
             if checked is not True:
-                refusal = self.pipeline.refused(checked)
+                refusal = self.failures.refused(checked)
                 await send_response(refusal, scope["method"], send, scope, self.executor)
                 return
             assert self.limits.max_body_size is not None
@@ -98,7 +100,7 @@ class ASGIFace:
                 if watchdog is not None and task is not None:
                     watchdog.end(task)
                 if counted is not None and counted.exceeded:
-                    response = self.pipeline.refused(counted.refusal())
+                    response = self.failures.refused(counted.refusal())
                 try:
                     if step.opened:
                         for stream in step.abandoned(response.stream):
@@ -127,16 +129,16 @@ class ASGIFace:
             if watchdog is None or not watchdog.end(guard.task):
                 raise
             call = MountCall(mount, prefix, scope["method"], scope["path"])
-            answer = self.pipeline.timed_out(call, watchdog.timeout)
+            answer = self.failures.timed_out(call, watchdog.timeout)
         except Exception as exc:
             if guard.started:
                 raise  # half a response is out: let the server close the connection
             call = MountCall(mount, prefix, scope["method"], scope["path"])
-            answer = self.pipeline.mount_failed(call, exc)
+            answer = self.failures.mount_failed(call, exc)
         if watchdog is not None:
             watchdog.end(guard.task)
         if counted is not None and counted.exceeded and not guard.started:
-            answer = self.pipeline.refused(counted.refusal())
+            answer = self.failures.refused(counted.refusal())
         if answer is not None:
             await send_response(answer, scope["method"], send, scope, self.executor)
 
@@ -144,8 +146,8 @@ class ASGIFace:
         """The answer to a request the watchdog cancelled: 408 if it was waiting for the
         client to send the rest of the body (the client's fault), else 504."""
         if body.reading:
-            return self.pipeline.refused(BodyTimedOut(timeout))
-        return self.pipeline.timed_out(flow, timeout)
+            return self.failures.refused(BodyTimedOut(timeout))
+        return self.failures.timed_out(flow, timeout)
 
     def _watchdog(self, loop: asyncio.AbstractEventLoop) -> Watchdog | None:
         """The watchdog of ``loop`` (the running one); ``None`` without a request timeout."""
@@ -217,7 +219,7 @@ class ASGIFace:
             # The same head limits as over HTTP (a handshake has no body to count).
             checked = check_request_head(self.limits, scope)
             if isinstance(checked, RequestRefused):
-                await channel.answer(self.pipeline.refused(checked))
+                await channel.answer(self.failures.refused(checked))
                 return
             path, raw, encoded = route_path(scope)
             found = self.pipeline.fast_mount(raw)

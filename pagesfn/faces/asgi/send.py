@@ -11,14 +11,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Any
 
 from ...concurrency import as_coroutine
-from ...engine.failures import log_stream_failure
-from ...http.head import (
-    ENCODED_VALUES,
-    KNOWN_LINES,
-    encoded_value,
-    response_head,
-    wire_headers,
-)
+from ...engine.failures import log_stream_failure, response_head
+from ...http.head import ENCODED_VALUES, KNOWN_LINES, encoded_value, wire_headers
 from ...http.wrappers import FileBody, Response, carries_body
 from ...types import Scope, Send
 from .body import ASGIBody

@@ -10,6 +10,7 @@ import logging
 
 from ...adapters.detect import AppKind
 from ...adapters.mounted import MountedApp
+from ...engine.failures import internal_error, response_head
 from ...engine.websocket import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
@@ -18,7 +19,6 @@ from ...engine.websocket import (
     WebSocketDisconnect,
     WebSocketState,
 )
-from ...http.head import response_head
 from ...http.wrappers import Response
 from ...types import Message, Receive, Scope, Send
 from .send import close_stream, raw_wire_headers
@@ -138,11 +138,11 @@ async def serve_mounted(
             exc_info=exc,
         )
         if channel.state is WebSocketState.CONNECTING:
-            return Response("Internal Server Error", 500)
+            return internal_error()
         await channel.close(INTERNAL_ERROR)
     if channel.state is WebSocketState.CONNECTING:
         logger.error("%s: the mounted app returned without answering a WebSocket", mount.file)
-        return Response("Internal Server Error", 500)
+        return internal_error()
     return Response(b"", 101)
 
 

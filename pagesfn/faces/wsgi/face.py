@@ -30,6 +30,7 @@ class WSGIFace:
 
     def __init__(self, app: Pages) -> None:
         self.pipeline = app.pipeline
+        self.failures = app.failures
         self.executor = app.executor
         self.limits = app.limits
         self.loop_thread = app.loop_thread
@@ -43,7 +44,7 @@ class WSGIFace:
         counted: LimitedInput | None = None
         if checked is not False:
             if checked is not True:
-                refusal = self.pipeline.refused(checked)
+                refusal = self.failures.refused(checked)
                 return write_response(refusal, method, environ, start_response, self.loop_thread)
             assert limits.max_body_size is not None
             environ["wsgi.input"] = counted = LimitedInput(
@@ -78,7 +79,7 @@ class WSGIFace:
             except Exception as exc:
                 response = step.recover(exc)
             if counted is not None and counted.exceeded:
-                response = self.pipeline.refused(counted.refusal())
+                response = self.failures.refused(counted.refusal())
             if step.opened:
                 for stream in step.abandoned(response.stream):
                     close_stream(stream, self.loop_thread)

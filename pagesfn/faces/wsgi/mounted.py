@@ -49,10 +49,10 @@ def serve_mounted(
     except Exception as exc:
         method = environ["REQUEST_METHOD"]
         if counted is not None and counted.exceeded:
-            refusal = face.pipeline.refused(counted.refusal())
+            refusal = face.failures.refused(counted.refusal())
             return write_response(refusal, method, environ, start_response, face.loop_thread)
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-        response = face.pipeline.mount_failed(MountCall(mount, prefix, method, path), exc)
+        response = face.failures.mount_failed(MountCall(mount, prefix, method, path), exc)
         # exc_info lets this replace a response the app may have started.
         start_response(
             response.status, pep3333_headers(response), (type(exc), exc, exc.__traceback__)
@@ -70,7 +70,7 @@ def _counted(
     """Call a mounted app whose request body is counted: once the body has passed the
     limit, whatever the app answers (an error page, most likely) gives way to a 413."""
     error = counted.refusal()
-    refusal = face.pipeline.refused(error)
+    refusal = face.failures.refused(error)
     replaced = False
 
     def refuse() -> None:

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import IO
 
 from ...concurrency import LoopThread, exit_error, from_ctrl_c
-from ...engine.failures import log_stream_failure
-from ...http.head import response_head, wire_headers
+from ...engine.failures import log_stream_failure, response_head
+from ...http.head import wire_headers
 from ...http.wrappers import FileBody, Response, carries_body
 from ...types import Environ, StartResponse
 from .body import CHUNK
