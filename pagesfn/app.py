@@ -16,6 +16,7 @@ from .concurrency import LoopThread
 from .engine.background import BackgroundWork
 from .engine.context import ContextSettings
 from .engine.failures import Failures
+from .engine.lifecycle import Lifecycle
 from .engine.limits import DEFAULT_LIMITS, Limits, Pool
 from .engine.loader import ModuleLoader
 from .engine.pipeline import Pipeline
@@ -146,6 +147,7 @@ class Pages(ASGIFace):
             origin=self.origin,
             rules=rules,
         )
+        self.lifecycle = Lifecycle(self.pipeline, self.failures, self.limits)
         self.executor = Pool(max_threads, self.limits.max_queue, thread_name_prefix="pagesfn")
         self.loop_thread = LoopThread()
         self.background = BackgroundWork(self.executor)

@@ -302,13 +302,13 @@ class Flow:
             try:
                 handler: Handler | None = current[1].handler if current[0] is HANDLER else None
                 if handler is not None and handler.is_async:
-                    # The usual call, made here: a coroutine less per request.
+                    # The usual call, made here: a coroutine and a call less per request.
                     value = await handler.fn(current[2])
                     if type(value) not in _PLAIN_RESULTS and inspect.isawaitable(value):
                         value = await value
+                    call = self.pipeline.step_result(value)
                 else:
-                    value = await self._acall(current)
-                call = self.then(current, value)
+                    call = self.then(current, await self._acall(current))
             except Exception as exc:
                 self.note(current, exc)
                 raise

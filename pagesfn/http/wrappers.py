@@ -96,6 +96,7 @@ class Request(_SansIORequest):
         body: BodySource = NO_BODY,
         raw_path: bytes | None = None,
         percent_encoded: bool = True,
+        form_limits: tuple[int | None, int | None] | None = None,
     ) -> None:
         # The base initialiser is skipped on purpose: building ``Headers`` is the costliest
         # part of a request and many handlers never look at them, so they are made lazily.
@@ -117,6 +118,8 @@ class Request(_SansIORequest):
         #: The app-relative path as sent, the form routing and static files work on.
         self.raw_path = raw_path
         self.percent_encoded = percent_encoded
+        if form_limits is not None:
+            self.form_limits = form_limits
 
     @cached_property
     def headers(self) -> Headers:

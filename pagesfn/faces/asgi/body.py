@@ -156,8 +156,16 @@ def route_path(scope: Scope) -> tuple[str, bytes, bool]:
 
 
 def scope_request(
-    scope: Scope, method: str, path: str, raw: bytes, encoded: bool, body: BodySource
+    scope: Scope,
+    method: str,
+    path: str,
+    raw: bytes,
+    encoded: bool,
+    body: BodySource,
+    form_limits: tuple[int | None, int | None],
 ) -> Request:
+    """The :class:`Request` of an ASGI request (``path``, ``raw`` and ``encoded`` from
+    :func:`route_path`); its headers are decoded when first asked for."""
     client = scope.get("client")
     return Request(
         method,
@@ -171,6 +179,7 @@ def scope_request(
         body,
         raw,
         encoded,
+        form_limits,
     )
 
 

@@ -12,11 +12,11 @@ from ...adapters.mount import mount_scope
 from ...engine.background import BackgroundWork
 from ...engine.failures import Failures
 from ...engine.flow import Flow
+from ...engine.lifecycle import Lifecycle
 from ...engine.limits import Limits
 from ...engine.pipeline import MountCall, Pipeline
 from ...engine.websocket import GOING_AWAY
-from ...errors import BodyTimedOut, RequestRefused
-from ...http.wrappers import NO_BODY, Request, Response
+from ...http.wrappers import Request, Response
 from ...types import Receive, Scope, Send
 from .body import (
     ASGIBody,
@@ -27,10 +27,15 @@ from .body import (
     scope_request,
 )
 from .lifespan import serve_lifespan
-from .mounted import CountedGuard, StartedGuard, capture_asgi, replayed_receive, scope_for
+from .mounted import (
+    capture_asgi,
+    replayed_receive,
+    scope_for,
+    serve_mounted,
+)
 from .send import close_stream, send_response
 from .watchdog import Watchdog
-from .websocket import Channel, close_all, serve_mounted
+from .websocket import Channel, close_all, serve_mounted_websocket, serve_websocket
 
 if TYPE_CHECKING:
     from ...kv import KVNamespace
@@ -42,6 +47,7 @@ class ASGIFace:
 
     pipeline: Pipeline
     failures: Failures
+    lifecycle: Lifecycle
     executor: concurrent.futures.Executor
     limits: Limits
     background: BackgroundWork
@@ -63,93 +69,54 @@ class ASGIFace:
         if scope["type"] != "http":
             await self._other(scope, receive, send)
             return
+        lifecycle = self.lifecycle
         checked = check_request_head(self.limits, scope)
         counted: LimitedReceive | None = None
         if checked is not False:
-            if checked is not True:
-                refusal = self.failures.refused(checked)
+            refusal = lifecycle.refusal(checked)
+            if refusal is not None:
                 await send_response(refusal, scope["method"], send, scope, self.executor)
                 return
             assert self.limits.max_body_size is not None
             receive = counted = LimitedReceive(receive, self.limits.max_body_size)
         path, raw, encoded = route_path(scope)
-        # Straight to a mounted app that owns its whole prefix: no request object.
-        found = self.pipeline.fast_mount(raw)
-        if found is None:
-            loop = asyncio.get_running_loop()
-            method: str = scope["method"]
-            body = ASGIBody(receive, loop)
-            request = scope_request(scope, method, path, raw, encoded, body)
-            request.form_limits = self.limits.form
-            step = self.pipeline.prepare(
-                request, self._scheduler(loop), self, (scope, receive), loop
-            )
-            if isinstance(step, Flow):
-                # Run in this frame, as the mounted app below, within the request timeout.
-                watchdog = self._watchdog(loop)
-                task = None if watchdog is None else watchdog.watch()
-                try:
-                    try:
-                        response = await step.arun()
-                    except Exception as exc:
-                        response = await step.arecover(exc)
-                except asyncio.CancelledError:
-                    if watchdog is None or task is None or not watchdog.end(task):
-                        raise
-                    response = self._late(step, body, watchdog.timeout)
-                if watchdog is not None and task is not None:
-                    watchdog.end(task)
-                if counted is not None and counted.exceeded:
-                    response = self.failures.refused(counted.refusal())
-                try:
-                    if step.opened:
-                        for stream in step.abandoned(response.stream):
-                            await close_stream(stream)
-                    await send_response(
-                        response, method, send, scope, self.executor, body, self.streams, step.file
-                    )
-                finally:
-                    request.close()
-                return
-            if not isinstance(step, MountCall):
-                await send_response(step, method, send, scope, self.executor, body, self.streams)
-                return
-            found = step.mount, step.prefix
-        # A mounted app, called in this frame: every await layer shows in its throughput.
-        mount, prefix = found
-        guard = StartedGuard(send) if counted is None else CountedGuard(send, counted)
-        # The request timeout runs until the response starts: the guard ends it then.
-        watchdog = guard.watchdog = self._watchdog(asyncio.get_running_loop())
-        if watchdog is not None:
-            guard.task = watchdog.watch()
-        answer: Response | None = None
+        found = lifecycle.shortcut(raw)
+        if found is not None:
+            await serve_mounted(self, found[0], found[1], scope, receive, send, counted)
+            return
+        loop = asyncio.get_running_loop()
+        method: str = scope["method"]
+        body = ASGIBody(receive, loop)
+        request = scope_request(scope, method, path, raw, encoded, body, self.limits.form)
+        step = lifecycle.prepare(request, self.scheduler(loop), self, (scope, receive), loop)
+        if isinstance(step, MountCall):
+            await serve_mounted(self, step.mount, step.prefix, scope, receive, send, counted)
+            return
+        if not isinstance(step, Flow):
+            await send_response(step, method, send, scope, self.executor, body, self.streams)
+            return
+        # Run in this frame, as a mounted app is, within the request timeout.
+        watchdog = self.watchdog(loop)
+        task = None if watchdog is None else watchdog.watch()
         try:
-            await mount.asgi(self.executor)(mount_scope(scope, prefix, mount.state), receive, guard)
+            try:
+                response = await step.arun()
+            except Exception as exc:
+                response = await step.arecover(exc)
         except asyncio.CancelledError:
-            if watchdog is None or not watchdog.end(guard.task):
+            if watchdog is None or task is None or not watchdog.end(task):
                 raise
-            call = MountCall(mount, prefix, scope["method"], scope["path"])
-            answer = self.failures.timed_out(call, watchdog.timeout)
-        except Exception as exc:
-            if guard.started:
-                raise  # half a response is out: let the server close the connection
-            call = MountCall(mount, prefix, scope["method"], scope["path"])
-            answer = self.failures.mount_failed(call, exc)
-        if watchdog is not None:
-            watchdog.end(guard.task)
-        if counted is not None and counted.exceeded and not guard.started:
-            answer = self.failures.refused(counted.refusal())
-        if answer is not None:
-            await send_response(answer, scope["method"], send, scope, self.executor)
+            response = lifecycle.late(step, watchdog.timeout, reading=body.reading)
+        if watchdog is not None and task is not None:
+            watchdog.end(task)
+        response, abandoned = lifecycle.finish(step, response, counted)
+        for stream in abandoned:
+            await close_stream(stream)
+        await send_response(
+            response, method, send, scope, self.executor, body, self.streams, step.file
+        )
 
-    def _late(self, flow: Flow, body: ASGIBody, timeout: float) -> Response:
-        """The answer to a request the watchdog cancelled: 408 if it was waiting for the
-        client to send the rest of the body (the client's fault), else 504."""
-        if body.reading:
-            return self.failures.refused(BodyTimedOut(timeout))
-        return self.failures.timed_out(flow, timeout)
-
-    def _watchdog(self, loop: asyncio.AbstractEventLoop) -> Watchdog | None:
+    def watchdog(self, loop: asyncio.AbstractEventLoop) -> Watchdog | None:
         """The watchdog of ``loop`` (the running one); ``None`` without a request timeout."""
         timeout = self.limits.request_timeout
         if timeout is None:
@@ -170,7 +137,7 @@ class ASGIFace:
             channel: Channel = flow.io
             scope = scope_for(channel.scope, request) if request.rewritten else channel.scope
             child = mount_scope(scope, call.prefix, call.mount.state)
-            return await serve_mounted(call.mount, child, channel, self.executor)
+            return await serve_mounted_websocket(call.mount, child, channel, self.executor)
         scope, receive = flow.io
         mount = call.mount
         if request.rewritten:
@@ -191,7 +158,7 @@ class ASGIFace:
     def background_loop(self) -> asyncio.AbstractEventLoop:
         return asyncio.get_running_loop()
 
-    def _scheduler(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
+    def scheduler(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
         # ``wait_until`` work goes to the loop serving the request; one binding per loop.
         cached: tuple[asyncio.AbstractEventLoop, Callable[[Any], None]] | None = getattr(
             self, "_scheduler_cache", None
@@ -206,48 +173,9 @@ class ASGIFace:
         if kind == "lifespan":
             await serve_lifespan(self, receive, send)
         elif kind == "websocket":
-            await self._websocket(scope, receive, send)
+            await serve_websocket(self, scope, receive, send)
         else:
             raise RuntimeError(f"pagesfn does not handle ASGI scope type {kind!r}")
-
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Routed as a GET request: middleware runs, then ``on_websocket`` or a mounted app
-        # takes the connection; whatever else answers refuses the handshake with it.
-        channel = Channel(scope, receive, send)
-        self.websockets.add(channel)
-        try:
-            # The same head limits as over HTTP (a handshake has no body to count).
-            checked = check_request_head(self.limits, scope)
-            if isinstance(checked, RequestRefused):
-                await channel.answer(self.failures.refused(checked))
-                return
-            path, raw, encoded = route_path(scope)
-            found = self.pipeline.fast_mount(raw)
-            if found is not None:
-                mount, prefix = found
-                child = mount_scope(scope, prefix, mount.state)
-                await channel.answer(await serve_mounted(mount, child, channel, self.executor))
-                return
-            loop = asyncio.get_running_loop()
-            request = scope_request(scope, "GET", path, raw, encoded, NO_BODY)
-            request.websocket = True
-            step = self.pipeline.prepare(request, self._scheduler(loop), self, channel, loop)
-            if isinstance(step, Flow):
-                try:
-                    response = await step.arun()
-                except Exception as exc:
-                    response = await step.arecover(exc)
-                if step.opened:
-                    for stream in step.abandoned(None):
-                        await close_stream(stream)
-            elif isinstance(step, MountCall):
-                child = mount_scope(scope, step.prefix, step.mount.state)
-                response = await serve_mounted(step.mount, child, channel, self.executor)
-            else:
-                response = step
-            await channel.answer(response)
-        finally:
-            self.websockets.discard(channel)
 
     async def close_connections(self, code: int = GOING_AWAY, reason: str = "") -> None:
         """End what would keep the server from stopping: streamed responses (their bodies

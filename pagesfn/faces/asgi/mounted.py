@@ -1,24 +1,70 @@
-"""Calling a mounted app on the ASGI face: its head checked as it starts, and its response
-captured for a middleware's ``next()``."""
+"""Calling a mounted app on the ASGI face: its head checked as it starts, a body past the
+limit answered 413 whatever the app does, and its response captured for ``next()``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ...adapters.mount import mount_scope
+from ...adapters.mounted import MountedApp
 from ...concurrency import as_coroutine
+from ...engine.pipeline import MountCall
 from ...http.head import (
     check_raw_head,
 )
 from ...http.wrappers import Request, Response
 from ...types import Message, Receive, Scope, Send
 from .body import LimitedReceive
+from .send import send_response
 from .watchdog import Watchdog
 
+if TYPE_CHECKING:
+    from .face import ASGIFace
+
 logger = logging.getLogger("pagesfn")
+
+
+async def serve_mounted(
+    face: ASGIFace,
+    mount: MountedApp,
+    prefix: str,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    counted: LimitedReceive | None,
+) -> None:
+    """Hand the request to a mounted app (its prefix added to ``root_path``), called in
+    this frame: every await layer shows in its throughput. A failure (or the request
+    timeout) before its response starts is answered for it; a body past the limit is a
+    413, whatever the app answered."""
+    guard = StartedGuard(send) if counted is None else CountedGuard(send, counted)
+    # The request timeout runs until the response starts: the guard ends it then.
+    watchdog = guard.watchdog = face.watchdog(asyncio.get_running_loop())
+    if watchdog is not None:
+        guard.task = watchdog.watch()
+    answer: Response | None = None
+    try:
+        await mount.asgi(face.executor)(mount_scope(scope, prefix, mount.state), receive, guard)
+    except asyncio.CancelledError:
+        if watchdog is None or not watchdog.end(guard.task):
+            raise
+        call = MountCall(mount, prefix, scope["method"], scope["path"])
+        answer = face.lifecycle.late(call, watchdog.timeout)
+    except Exception as exc:
+        if guard.started:
+            raise  # half a response is out: let the server close the connection
+        call = MountCall(mount, prefix, scope["method"], scope["path"])
+        answer = face.lifecycle.mount_failed(call, exc, counted)
+    if watchdog is not None:
+        watchdog.end(guard.task)
+    if answer is None and counted is not None and counted.exceeded and not guard.started:
+        answer = face.failures.refused(counted.refusal())
+    if answer is not None:
+        await send_response(answer, scope["method"], send, scope, face.executor)
 
 
 class StartedGuard:

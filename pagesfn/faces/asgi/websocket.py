@@ -7,10 +7,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from ...adapters.detect import AppKind
+from ...adapters.mount import mount_scope
 from ...adapters.mounted import MountedApp
 from ...engine.failures import internal_error, response_head
+from ...engine.flow import Flow
+from ...engine.pipeline import MountCall
 from ...engine.websocket import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
@@ -19,9 +23,13 @@ from ...engine.websocket import (
     WebSocketDisconnect,
     WebSocketState,
 )
-from ...http.wrappers import Response
+from ...http.wrappers import NO_BODY, Response
 from ...types import Message, Receive, Scope, Send
+from .body import check_request_head, route_path, scope_request
 from .send import close_stream, raw_wire_headers
+
+if TYPE_CHECKING:
+    from .face import ASGIFace
 
 logger = logging.getLogger("pagesfn")
 
@@ -112,7 +120,7 @@ class Channel:
             pass
 
 
-async def serve_mounted(
+async def serve_mounted_websocket(
     mount: MountedApp,
     scope: Scope,
     channel: Channel,
@@ -151,3 +159,47 @@ async def close_all(channels: set[Channel], code: int = GOING_AWAY, reason: str 
     await asyncio.gather(
         *(channel.close(code, reason) for channel in list(channels)), return_exceptions=True
     )
+
+
+async def serve_websocket(face: ASGIFace, scope: Scope, receive: Receive, send: Send) -> None:
+    """One WebSocket connection through the request's lifecycle, routed as a ``GET``
+    request: middleware runs, then ``on_websocket`` or a mounted app takes the connection;
+    whatever else answers refuses the handshake with its response."""
+    channel = Channel(scope, receive, send)
+    face.websockets.add(channel)
+    lifecycle = face.lifecycle
+    try:
+        # The same head limits as over HTTP (a handshake has no body to count).
+        refusal = lifecycle.refusal(check_request_head(face.limits, scope))
+        if refusal is not None:
+            await channel.answer(refusal)
+            return
+        path, raw, encoded = route_path(scope)
+        found = lifecycle.shortcut(raw)
+        if found is not None:
+            mount, prefix = found
+            child = mount_scope(scope, prefix, mount.state)
+            await channel.answer(
+                await serve_mounted_websocket(mount, child, channel, face.executor)
+            )
+            return
+        loop = asyncio.get_running_loop()
+        request = scope_request(scope, "GET", path, raw, encoded, NO_BODY, face.limits.form)
+        request.websocket = True
+        step = lifecycle.prepare(request, face.scheduler(loop), face, channel, loop)
+        if isinstance(step, Flow):
+            try:
+                response = await step.arun()
+            except Exception as exc:
+                response = await step.arecover(exc)
+            response, abandoned = lifecycle.finish(step, response)
+            for stream in abandoned:
+                await close_stream(stream)
+        elif isinstance(step, MountCall):
+            child = mount_scope(scope, step.prefix, step.mount.state)
+            response = await serve_mounted_websocket(step.mount, child, channel, face.executor)
+        else:
+            response = step
+        await channel.answer(response)
+    finally:
+        face.websockets.discard(channel)

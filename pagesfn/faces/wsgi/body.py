@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from typing import IO
 from urllib.parse import unquote_to_bytes
 
+from werkzeug.datastructures import EnvironHeaders
+
 from ...adapters.environ import input_length
 from ...engine.limits import BodyCounter, Limits, two_hosts
 from ...errors import ClientDisconnected, RequestRefused
+from ...http.wrappers import Request
 from ...types import Environ
 
 logger = logging.getLogger("pagesfn")
@@ -163,3 +166,29 @@ def check_request_head(limits: Limits, environ: Environ) -> RequestRefused | boo
 
 #: The two headers CGI names without the ``HTTP_`` prefix.
 _BARE_HEADERS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+
+def environ_request(
+    environ: Environ,
+    method: str,
+    raw: bytes,
+    encoded: bool,
+    form_limits: tuple[int | None, int | None],
+) -> Request:
+    """The :class:`Request` of a WSGI request (``raw`` and ``encoded`` from
+    :func:`route_path`); its headers are read from the environ when first asked for."""
+    port = environ.get("SERVER_PORT")
+    return Request(
+        method,
+        environ.get("wsgi.url_scheme", "http"),
+        (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
+        environ.get("SCRIPT_NAME", ""),
+        (environ.get("PATH_INFO") or "/").encode("latin-1").decode("utf-8", "replace"),
+        environ.get("QUERY_STRING", "").encode("latin-1"),
+        lambda: EnvironHeaders(environ),
+        environ.get("REMOTE_ADDR"),
+        WSGIBody(environ),
+        raw,
+        encoded,
+        form_limits,
+    )

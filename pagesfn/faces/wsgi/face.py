@@ -10,14 +10,18 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.datastructures import EnvironHeaders
-
 from ...adapters.mount import mount_environ
 from ...engine.flow import Flow
 from ...engine.pipeline import MountCall
 from ...http.wrappers import Request, Response
 from ...types import Environ, StartResponse
-from .body import LimitedInput, WSGIBody, check_request_head, input_chunks, route_path
+from .body import (
+    LimitedInput,
+    check_request_head,
+    environ_request,
+    input_chunks,
+    route_path,
+)
 from .mounted import capture_wsgi, environ_for, replayed_environ, serve_mounted
 from .send import close_stream, write_response
 
@@ -31,6 +35,7 @@ class WSGIFace:
     def __init__(self, app: Pages) -> None:
         self.pipeline = app.pipeline
         self.failures = app.failures
+        self.lifecycle = app.lifecycle
         self.executor = app.executor
         self.limits = app.limits
         self.loop_thread = app.loop_thread
@@ -40,56 +45,40 @@ class WSGIFace:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method: str = environ["REQUEST_METHOD"]
         limits = self.limits
+        lifecycle = self.lifecycle
         checked = check_request_head(limits, environ)
         counted: LimitedInput | None = None
         if checked is not False:
-            if checked is not True:
-                refusal = self.failures.refused(checked)
+            refusal = lifecycle.refusal(checked)
+            if refusal is not None:
                 return write_response(refusal, method, environ, start_response, self.loop_thread)
             assert limits.max_body_size is not None
             environ["wsgi.input"] = counted = LimitedInput(
                 environ["wsgi.input"], limits.max_body_size
             )
         raw, encoded = route_path(environ)
-        # Straight to a mounted app that owns its whole prefix: no request object.
-        found = self.pipeline.fast_mount(raw)
+        found = lifecycle.shortcut(raw)
         if found is not None:
             return serve_mounted(self, found[0], found[1], environ, start_response, counted)
-        port = environ.get("SERVER_PORT")
-        request = Request(
-            method,
-            environ.get("wsgi.url_scheme", "http"),
-            (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
-            environ.get("SCRIPT_NAME", ""),
-            (environ.get("PATH_INFO") or "/").encode("latin-1").decode("utf-8", "replace"),
-            environ.get("QUERY_STRING", "").encode("latin-1"),
-            lambda: EnvironHeaders(environ),
-            environ.get("REMOTE_ADDR"),
-            WSGIBody(environ),
-            raw,
-            encoded,
-        )
-        request.form_limits = limits.form
-        step = self.pipeline.prepare(request, self._schedule, self, environ)
-        if isinstance(step, Flow):
-            if limits.request_timeout is not None:
-                step.deadline = (time.monotonic() + limits.request_timeout, limits.request_timeout)
-            try:
-                response = step.run()
-            except Exception as exc:
-                response = step.recover(exc)
-            if counted is not None and counted.exceeded:
-                response = self.failures.refused(counted.refusal())
-            if step.opened:
-                for stream in step.abandoned(response.stream):
-                    close_stream(stream, self.loop_thread)
-            request.close()
-            return write_response(
-                response, method, environ, start_response, self.loop_thread, step.file
-            )
+        request = environ_request(environ, method, raw, encoded, limits.form)
+        step = lifecycle.prepare(request, self.schedule, self, environ)
         if isinstance(step, MountCall):
             return serve_mounted(self, step.mount, step.prefix, environ, start_response, counted)
-        return write_response(step, method, environ, start_response, self.loop_thread)
+        if not isinstance(step, Flow):
+            return write_response(step, method, environ, start_response, self.loop_thread)
+        # Nothing can cancel a call in this thread: the chain's calls watch the deadline.
+        if limits.request_timeout is not None:
+            step.deadline = (time.monotonic() + limits.request_timeout, limits.request_timeout)
+        try:
+            response = step.run()
+        except Exception as exc:
+            response = step.recover(exc)
+        response, abandoned = lifecycle.finish(step, response, counted)
+        for stream in abandoned:
+            close_stream(stream, self.loop_thread)
+        return write_response(
+            response, method, environ, start_response, self.loop_thread, step.file
+        )
 
     # -- what the flow asks of this face ---------------------------------------------------
 
@@ -119,5 +108,6 @@ class WSGIFace:
     def background_loop(self) -> asyncio.AbstractEventLoop:
         return self.loop_thread.loop
 
-    def _schedule(self, work: Any) -> None:
+    def schedule(self, work: Any) -> None:
+        """Hand ``wait_until`` work to the background loop."""
         self.background.schedule(work, self.loop_thread.loop)

@@ -17,7 +17,7 @@ from ...http.head import check_wsgi_head
 from ...http.wrappers import Request, Response
 from ...types import Environ, StartResponse, WSGIApp
 from .body import LimitedInput
-from .send import pep3333_headers, write_response
+from .send import pep3333_headers
 
 if TYPE_CHECKING:
     from .face import WSGIFace
@@ -48,16 +48,14 @@ def serve_mounted(
         return wsgi_app(environ, starting)
     except Exception as exc:
         method = environ["REQUEST_METHOD"]
-        if counted is not None and counted.exceeded:
-            refusal = face.failures.refused(counted.refusal())
-            return write_response(refusal, method, environ, start_response, face.loop_thread)
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-        response = face.failures.mount_failed(MountCall(mount, prefix, method, path), exc)
+        call = MountCall(mount, prefix, method, path)
+        response = face.lifecycle.mount_failed(call, exc, counted)
         # exc_info lets this replace a response the app may have started.
         start_response(
             response.status, pep3333_headers(response), (type(exc), exc, exc.__traceback__)
         )
-        return [response.body]
+        return [] if method == "HEAD" else [response.body]
 
 
 def _counted(
