@@ -142,14 +142,22 @@ def response_head(
 ) -> tuple[Response, _Headers]:
     """The response to send and its header pairs as a face's ``headers`` builds them
     (``raw_wire_headers`` on the ASGI face, ``pep3333_headers`` on the WSGI one):
-    ``response``'s, or, when its head cannot be sent (:class:`InvalidHead`), a plain
-    500's, logged naming ``file``. The face closes the stream of a response replaced so."""
+    ``response``'s, or, when its head cannot be sent, :func:`head_failed`'s. The face
+    closes the stream of a response replaced so."""
     try:
         return response, headers(response)
     except InvalidHead as exc:
-        logger.error("%s: %s; the client got 500", file or "the response", exc)
-        error = internal_error()
-        return error, headers(error)
+        return head_failed(exc, file, headers)
+
+
+def head_failed(
+    exc: InvalidHead, file: str | None, headers: Callable[[Response], _Headers]
+) -> tuple[Response, _Headers]:
+    """What is sent instead of a response whose head no server can send (``exc``): a
+    plain 500, logged naming ``file``."""
+    logger.error("%s: %s; the client got 500", file or "the response", exc)
+    error = internal_error()
+    return error, headers(error)
 
 
 def log_stream_failure(exc: Exception, where: str) -> None:

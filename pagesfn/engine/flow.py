@@ -230,14 +230,16 @@ class Flow:
 
     # -- from a thread -------------------------------------------------------------------
 
-    def run(self, start: int | Call = 0, request: Request | None = None) -> Response:
-        """Run the chain from step ``start`` (or from the call ``start``), blocking; never
-        on an event loop thread."""
-        call = self.begin(start, request) if isinstance(start, int) else start
-        while isinstance(call, tuple):
-            current = call
+    def run(
+        self, index: int = 0, request: Request | None = None, *, call: Call | None = None
+    ) -> Response:
+        """Run the chain from step ``index`` (or from ``call``), blocking; never on an event
+        loop thread."""
+        step = self.begin(index, request) if call is None else call
+        while isinstance(step, tuple):
+            current = step
             try:
-                call = self.then(current, self._call(current))
+                step = self.then(current, self._call(current))
             except Exception as exc:
                 self.note(current, exc)
                 raise
@@ -245,7 +247,7 @@ class Flow:
                 if from_ctrl_c(exc):
                     raise  # the user's Ctrl-C, in the main thread of a WSGI server
                 raise self.note(current, exc) from exc
-        return call
+        return step
 
     def _call(self, call: Call) -> Any:
         kind = call[0]
@@ -287,18 +289,19 @@ class Flow:
         if response is not None:
             return response
         try:
-            return self.run(self.fallbacks())
+            return self.run(call=self.fallbacks())
         except Exception as again:
             return self.pipeline.failures.chain_failed(self, again, passing=False)
 
     # -- on the loop ---------------------------------------------------------------------
 
-    async def arun(self, start: int | Call = 0, request: Request | None = None) -> Response:
-        """Run the chain from step ``start`` (or from the call ``start``) on the running
-        loop."""
-        call = self.begin(start, request) if isinstance(start, int) else start
-        while isinstance(call, tuple):
-            current = call
+    async def arun(
+        self, index: int = 0, request: Request | None = None, *, call: Call | None = None
+    ) -> Response:
+        """Run the chain from step ``index`` (or from ``call``) on the running loop."""
+        step = self.begin(index, request) if call is None else call
+        while isinstance(step, tuple):
+            current = step
             try:
                 handler: Handler | None = current[1].handler if current[0] is HANDLER else None
                 if handler is not None and handler.is_async:
@@ -306,15 +309,15 @@ class Flow:
                     value = await handler.fn(current[2])
                     if type(value) not in _PLAIN_RESULTS and inspect.isawaitable(value):
                         value = await value
-                    call = self.pipeline.step_result(value)
+                    step = self.pipeline.step_result(value)
                 else:
-                    call = self.then(current, await self._acall(current))
+                    step = self.then(current, await self._acall(current))
             except Exception as exc:
                 self.note(current, exc)
                 raise
             except (SystemExit, KeyboardInterrupt) as exc:
                 raise self.note(current, exc) from exc
-        return call
+        return step
 
     async def _acall(self, call: Call) -> Any:
         kind = call[0]
@@ -346,7 +349,7 @@ class Flow:
         if response is not None:
             return response
         try:
-            return await self.arun(self.fallbacks())
+            return await self.arun(call=self.fallbacks())
         except Exception as again:
             return self.pipeline.failures.chain_failed(self, again, passing=False)
 

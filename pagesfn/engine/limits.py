@@ -97,33 +97,29 @@ class Limits:
 
     # -- the head of a request, as each face reads it in ----------------------------------
 
-    def url_refusal(self, size: int) -> RequestRefused | None:
-        """The 414 for a request target of ``size`` bytes past the limit."""
-        if self.max_url_length is not None and size > self.max_url_length:
-            return BadRequest(
-                f"the URL is {size} bytes long, more than the limit of {self.max_url_length}",
-                414,
-            )
-        return None
+    # A face compares what it read with each limit itself (this runs for every request,
+    # where a call per check would show); these make the answers.
 
-    def header_count_refusal(self, count: int) -> RequestRefused | None:
-        """The 431 for ``count`` request headers past the limit."""
-        if self.max_header_count is not None and count > self.max_header_count:
-            return BadRequest(
-                f"the request has {count} headers, more than the limit of {self.max_header_count}",
-                431,
-            )
-        return None
+    def url_refusal(self, size: int) -> RequestRefused:
+        """The 414 for a request target of ``size`` bytes, past ``max_url_length``."""
+        return BadRequest(
+            f"the URL is {size} bytes long, more than the limit of {self.max_url_length}", 414
+        )
 
-    def header_size_refusal(self, size: int) -> RequestRefused | None:
-        """The 431 for request headers of ``size`` bytes together past the limit."""
-        if self.max_header_size is not None and size > self.max_header_size:
-            return BadRequest(
-                f"the request headers take {size} bytes, more than the limit of "
-                f"{self.max_header_size}",
-                431,
-            )
-        return None
+    def header_count_refusal(self, count: int) -> RequestRefused:
+        """The 431 for ``count`` request headers, past ``max_header_count``."""
+        return BadRequest(
+            f"the request has {count} headers, more than the limit of {self.max_header_count}",
+            431,
+        )
+
+    def header_size_refusal(self, size: int) -> RequestRefused:
+        """The 431 for request headers of ``size`` bytes together, past
+        ``max_header_size``."""
+        return BadRequest(
+            f"the request headers take {size} bytes, more than the limit of {self.max_header_size}",
+            431,
+        )
 
     def declared_length(self, value: bytes) -> RequestRefused | bool:
         """What a ``Content-Length`` of ``value`` says: a refusal (not a number: 400; past

@@ -227,13 +227,15 @@ def check_request_head(limits: Limits, scope: Scope) -> RequestRefused | bool:
     or whether its body must be counted as it arrives (its length is unknown)."""
     size = len(scope.get("raw_path") or b"") or len(scope["path"].encode("utf-8"))
     query: bytes = scope.get("query_string", b"")
-    refused = limits.url_refusal(size + len(query) + 1 if query else size)  # "?" and query
-    if refused is not None:
-        return refused
+    if query:
+        size += len(query) + 1  # "?" and the query
+    limit = limits.max_url_length
+    if limit is not None and size > limit:
+        return limits.url_refusal(size)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
-    refused = limits.header_count_refusal(len(headers))
-    if refused is not None:
-        return refused
+    limit = limits.max_header_count
+    if limit is not None and len(headers) > limit:
+        return limits.header_count_refusal(len(headers))
     total = 0
     declared: bytes | None = None
     chunked = host = False
@@ -250,9 +252,9 @@ def check_request_head(limits: Limits, scope: Scope) -> RequestRefused | bool:
             if host:
                 return two_hosts()
             host = True
-    refused = limits.header_size_refusal(total)
-    if refused is not None:
-        return refused
+    limit = limits.max_header_size
+    if limit is not None and total > limit:
+        return limits.header_size_refusal(total)
     if declared is not None:
         length = limits.declared_length(declared)
         # With Transfer-Encoding too, the chunks frame the body (RFC 9112 6.3): count.

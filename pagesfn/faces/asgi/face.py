@@ -57,8 +57,8 @@ class ASGIFace:
     websockets: set[Channel]
     #: A future per streamed response being sent: resolving it ends the stream.
     streams: set[asyncio.Future[None]]
-    #: Cancels what runs past the request timeout, on the loop serving requests.
-    _watchdog_cache: Watchdog | None = None
+    #: What belongs to the loop serving requests (the server's): made once per loop.
+    _on_loop: OnLoop | None = None
     #: Release everything (:meth:`~pagesfn.Pages.close`) once the lifespan has shut down,
     #: for a server whose process ends then (``pagesfn serve``); otherwise the app stays
     #: usable for another lifespan.
@@ -88,15 +88,18 @@ class ASGIFace:
         method: str = scope["method"]
         body = ASGIBody(receive, loop)
         request = scope_request(scope, method, path, raw, encoded, body, self.limits.form)
-        step = lifecycle.prepare(request, self.scheduler(loop), self, (scope, receive), loop)
-        if isinstance(step, MountCall):
-            await serve_mounted(self, step.mount, step.prefix, scope, receive, send, counted)
-            return
+        on_loop = self._on_loop
+        if on_loop is None or on_loop.loop is not loop:
+            on_loop = self.on_loop(loop)
+        step = lifecycle.prepare(request, on_loop.schedule, self, (scope, receive), loop)
         if not isinstance(step, Flow):
-            await send_response(step, method, send, scope, self.executor, body, self.streams)
+            if isinstance(step, MountCall):
+                await serve_mounted(self, step.mount, step.prefix, scope, receive, send, counted)
+            else:
+                await send_response(step, method, send, scope, self.executor, body, self.streams)
             return
         # Run in this frame, as a mounted app is, within the request timeout.
-        watchdog = self.watchdog(loop)
+        watchdog = on_loop.watchdog
         task = None if watchdog is None else watchdog.watch()
         try:
             try:
@@ -116,15 +119,12 @@ class ASGIFace:
             response, method, send, scope, self.executor, body, self.streams, step.file
         )
 
-    def watchdog(self, loop: asyncio.AbstractEventLoop) -> Watchdog | None:
-        """The watchdog of ``loop`` (the running one); ``None`` without a request timeout."""
-        timeout = self.limits.request_timeout
-        if timeout is None:
-            return None
-        watchdog = self._watchdog_cache
-        if watchdog is None or watchdog.loop is not loop:
-            watchdog = self._watchdog_cache = Watchdog(loop, timeout)
-        return watchdog
+    def on_loop(self, loop: asyncio.AbstractEventLoop) -> OnLoop:
+        """What belongs to ``loop``, the running one: made on its first request."""
+        on_loop = self._on_loop
+        if on_loop is None or on_loop.loop is not loop:
+            on_loop = self._on_loop = OnLoop(self, loop)
+        return on_loop
 
     # -- what the flow asks of this face ---------------------------------------------------
 
@@ -158,16 +158,6 @@ class ASGIFace:
     def background_loop(self) -> asyncio.AbstractEventLoop:
         return asyncio.get_running_loop()
 
-    def scheduler(self, loop: asyncio.AbstractEventLoop) -> Callable[[Any], None]:
-        # ``wait_until`` work goes to the loop serving the request; one binding per loop.
-        cached: tuple[asyncio.AbstractEventLoop, Callable[[Any], None]] | None = getattr(
-            self, "_scheduler_cache", None
-        )
-        if cached is None or cached[0] is not loop:
-            cached = (loop, functools.partial(self.background.schedule, loop=loop))
-            self._scheduler_cache = cached
-        return cached[1]
-
     async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
@@ -186,3 +176,19 @@ class ASGIFace:
             if not stop.done():
                 stop.set_result(None)
         await close_all(self.websockets, code, reason)
+
+
+class OnLoop:
+    """What the ASGI face keeps for the event loop serving its requests."""
+
+    __slots__ = ("loop", "schedule", "watchdog")
+
+    def __init__(self, face: ASGIFace, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        #: ``wait_until`` work goes to this loop.
+        self.schedule: Callable[[Any], None] = functools.partial(
+            face.background.schedule, loop=loop
+        )
+        timeout = face.limits.request_timeout
+        #: What cancels requests past the request timeout; ``None`` without one.
+        self.watchdog = None if timeout is None else Watchdog(loop, timeout)

@@ -43,7 +43,7 @@ async def serve_mounted(
     413, whatever the app answered."""
     guard = StartedGuard(send) if counted is None else CountedGuard(send, counted)
     # The request timeout runs until the response starts: the guard ends it then.
-    watchdog = guard.watchdog = face.watchdog(asyncio.get_running_loop())
+    watchdog = guard.watchdog = face.on_loop(asyncio.get_running_loop()).watchdog
     if watchdog is not None:
         guard.task = watchdog.watch()
     answer: Response | None = None

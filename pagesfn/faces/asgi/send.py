@@ -11,8 +11,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from typing import Any
 
 from ...concurrency import as_coroutine
-from ...engine.failures import log_stream_failure, response_head
-from ...http.head import ENCODED_VALUES, KNOWN_LINES, encoded_value, wire_headers
+from ...engine.failures import head_failed, log_stream_failure
+from ...http.head import ENCODED_VALUES, KNOWN_LINES, InvalidHead, encoded_value, wire_headers
 from ...http.wrappers import FileBody, Response, carries_body
 from ...types import Scope, Send
 from .body import ASGIBody
@@ -41,11 +41,12 @@ async def send_response(
     is resolved: how the app ends them as the server shuts down. A body that raises is
     logged and the error re-raised, for the server to close the connection.
     """
-    sent, headers = response_head(response, file, raw_wire_headers)
-    if sent is not response:
+    try:
+        headers = raw_wire_headers(response)
+    except InvalidHead as exc:
         if response.stream is not None:
             await close_stream(response.stream)
-        response = sent
+        response, headers = head_failed(exc, file, raw_wire_headers)
     stream = response.stream
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     if stream is None:

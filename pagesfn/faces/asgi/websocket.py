@@ -186,7 +186,7 @@ async def serve_websocket(face: ASGIFace, scope: Scope, receive: Receive, send: 
         loop = asyncio.get_running_loop()
         request = scope_request(scope, "GET", path, raw, encoded, NO_BODY, face.limits.form)
         request.websocket = True
-        step = lifecycle.prepare(request, face.scheduler(loop), face, channel, loop)
+        step = lifecycle.prepare(request, face.on_loop(loop).schedule, face, channel, loop)
         if isinstance(step, Flow):
             try:
                 response = await step.arun()

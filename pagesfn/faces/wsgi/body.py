@@ -137,9 +137,9 @@ def check_request_head(limits: Limits, environ: Environ) -> RequestRefused | boo
         query: str = environ.get("QUERY_STRING", "")
         if query:
             target += "?" + query
-    refused = limits.url_refusal(len(target))
-    if refused is not None:
-        return refused
+    limit = limits.max_url_length
+    if limit is not None and len(target) > limit:
+        return limits.url_refusal(len(target))
     count = total = 0
     for key, value in environ.items():
         if key.startswith("HTTP_"):
@@ -148,9 +148,12 @@ def check_request_head(limits: Limits, environ: Environ) -> RequestRefused | boo
         elif key in _BARE_HEADERS:
             count += 1
             total += len(key) + len(value)
-    refused = limits.header_count_refusal(count) or limits.header_size_refusal(total)
-    if refused is not None:
-        return refused
+    limit = limits.max_header_count
+    if limit is not None and count > limit:
+        return limits.header_count_refusal(count)
+    limit = limits.max_header_size
+    if limit is not None and total > limit:
+        return limits.header_size_refusal(total)
     if "," in environ.get("HTTP_HOST", ""):
         return two_hosts()  # the server joined two Host headers into one
     declared: str = environ.get("CONTENT_LENGTH") or ""

@@ -62,9 +62,11 @@ class WSGIFace:
             return serve_mounted(self, found[0], found[1], environ, start_response, counted)
         request = environ_request(environ, method, raw, encoded, limits.form)
         step = lifecycle.prepare(request, self.schedule, self, environ)
-        if isinstance(step, MountCall):
-            return serve_mounted(self, step.mount, step.prefix, environ, start_response, counted)
         if not isinstance(step, Flow):
+            if isinstance(step, MountCall):
+                return serve_mounted(
+                    self, step.mount, step.prefix, environ, start_response, counted
+                )
             return write_response(step, method, environ, start_response, self.loop_thread)
         # Nothing can cancel a call in this thread: the chain's calls watch the deadline.
         if limits.request_timeout is not None:

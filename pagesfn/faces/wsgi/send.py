@@ -8,8 +8,8 @@ from collections.abc import AsyncIterable, Iterable, Iterator
 from typing import IO
 
 from ...concurrency import LoopThread, exit_error, from_ctrl_c
-from ...engine.failures import log_stream_failure, response_head
-from ...http.head import wire_headers
+from ...engine.failures import head_failed, log_stream_failure
+from ...http.head import InvalidHead, wire_headers
 from ...http.wrappers import FileBody, Response, carries_body
 from ...types import Environ, StartResponse
 from .body import CHUNK
@@ -26,11 +26,12 @@ def write_response(
     """Start ``response`` and hand back the iterable the server writes: the body whole, a
     file (through the server's ``wsgi.file_wrapper`` when it has one) or a stream, whose
     failures are logged naming ``file``. Async streams step on ``loop_thread``."""
-    sent, headers = response_head(response, file, pep3333_headers)
-    if sent is not response:
+    try:
+        headers = pep3333_headers(response)
+    except InvalidHead as exc:
         if response.stream is not None:
             close_stream(response.stream, loop_thread)
-        response = sent
+        response, headers = head_failed(exc, file, pep3333_headers)
     start_response(response.status, headers)
     stream = response.stream
     if stream is None:
