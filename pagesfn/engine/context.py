@@ -73,7 +73,7 @@ class Context:
         settings: ContextSettings,
         schedule: Callable[[Any], None],
         data: dict[str, Any] | None = None,
-        flow: Flow | None = None,
+        flow: Flow[Any] | None = None,
         step: int = 0,
         is_async: bool = False,
     ) -> None:
@@ -163,3 +163,10 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<Context {self.request.method} {self.request.path} params={self.params!r}>"
+
+
+def flow_of(context: Context) -> Flow[Any] | None:
+    """The chain ``context``'s step runs in (``None`` for a context made by hand): for
+    pagesfn's own steps, such as a WebSocket session, which need more of the request than
+    a handler sees."""
+    return context._flow

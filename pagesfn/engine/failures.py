@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from werkzeug.exceptions import HTTPException
 
@@ -64,7 +64,7 @@ class Failures:
         """The answer to a request refused with ``exc``: its status, message and headers."""
         return self.answer(exc)
 
-    def timed_out(self, where: Flow | MountCall, timeout: float) -> Response:
+    def timed_out(self, where: Flow[Any] | MountCall, timeout: float) -> Response:
         """The 504 for a request whose response did not start within ``timeout``; logged
         with the route file that was running."""
         request = getattr(where, "request", None)
@@ -101,10 +101,14 @@ class Failures:
         return self.answer(exc, request)
 
     @overload
-    def chain_failed(self, flow: Flow, exc: Exception) -> Response | None: ...
+    def chain_failed(self, flow: Flow[Any], exc: Exception) -> Response | None: ...
     @overload
-    def chain_failed(self, flow: Flow, exc: Exception, *, passing: Literal[False]) -> Response: ...
-    def chain_failed(self, flow: Flow, exc: Exception, *, passing: bool = True) -> Response | None:
+    def chain_failed(
+        self, flow: Flow[Any], exc: Exception, *, passing: Literal[False]
+    ) -> Response: ...
+    def chain_failed(
+        self, flow: Flow[Any], exc: Exception, *, passing: bool = True
+    ) -> Response | None:
         """Log an exception that left the chain and give the response for it; ``None``
         when the request should pass through to the assets and origin instead."""
         if isinstance(exc, RequestTimedOut):

@@ -25,9 +25,9 @@ import contextvars
 import functools
 import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Union
 
 from ..concurrency import as_coroutine, exit_error, from_ctrl_c
 from ..errors import RequestTimedOut
@@ -51,7 +51,16 @@ class Step:
     file: str
 
 
-class Face(Protocol):
+#: A face's per-request protocol state, which the chain hands back to it: ``(scope,
+#: receive)`` or the WebSocket connection on the ASGI face, the environ on the WSGI face.
+IO = TypeVar("IO")
+
+#: What the route resolved to: a handler's step, a mounted app to call, a finished
+#: response, or no match (the fallbacks).
+Target = Union[Step, "MountCall", Response, NoMatch]
+
+
+class Face(Protocol[IO]):
     """What a face does its own way, for the flow."""
 
     #: Whether :meth:`call_mount` and :meth:`call_origin` return awaitables (ASGI) or
@@ -60,10 +69,12 @@ class Face(Protocol):
     #: The thread pool sync steps run in when the chain is run on the loop.
     executor: concurrent.futures.Executor
 
-    def call_mount(self, call: MountCall, request: Request, flow: Flow) -> Any:
+    def call_mount(
+        self, call: MountCall, request: Request, flow: Flow[IO]
+    ) -> Response | Awaitable[Response]:
         """The response of a mounted app, streamed."""
 
-    def call_origin(self, request: Request, flow: Flow) -> Any:
+    def call_origin(self, request: Request, flow: Flow[IO]) -> Response | Awaitable[Response]:
         """The response of the origin server, streamed."""
 
     def background_loop(self) -> asyncio.AbstractEventLoop:
@@ -80,7 +91,7 @@ HANDLER, MOUNT, ASSETS, ORIGIN = "handler", "mount", "assets", "origin"
 Call = tuple[Any, ...]
 
 
-class Flow:
+class Flow(Generic[IO]):
     """The state of one request through its chain; built by :meth:`Pipeline.prepare`."""
 
     # Values most requests never change are class attributes: a request sets only what
@@ -100,10 +111,10 @@ class Flow:
         pipeline: Pipeline,
         request: Request,
         steps: Sequence[Step],
-        target: Any,
+        target: Target,
         schedule: Callable[[Any], None],
-        face: Face,
-        io: Any,
+        face: Face[IO],
+        io: IO,
         loop: asyncio.AbstractEventLoop | None,
     ) -> None:
         self.pipeline = pipeline
@@ -147,7 +158,9 @@ class Flow:
 
     def next(
         self, index: int, target: str | Request | None, from_async: bool, current: Request
-    ) -> Any:
+    ) -> Response | Awaitable[Response]:
+        """What ``context.next(target)`` of step ``index - 1`` returns: the rest of the
+        chain's response, awaitable when the step is ``async``."""
         if target is None:
             request = current
         elif isinstance(target, Request):
@@ -340,7 +353,8 @@ class Flow:
         args = (call[1], call[2], self) if kind is MOUNT else (call[1], self)
         call_native = face.call_mount if kind is MOUNT else face.call_origin
         if face.native_async:
-            return await call_native(*args)
+            answer = call_native(*args)
+            return answer if isinstance(answer, Response) else await answer
         return await loop.run_in_executor(executor, functools.partial(call_native, *args))
 
     async def arecover(self, exc: Exception) -> Response:
@@ -355,7 +369,7 @@ class Flow:
 
     # -- shared --------------------------------------------------------------------------
 
-    def _step(self, index: int, request: Request) -> Any:
+    def _step(self, index: int, request: Request) -> Target:
         """Step ``index`` of the chain: a :class:`Step` to call, or what the route
         resolves to (a mounted app, a finished response, or no match: the fallbacks)."""
         steps = self.steps

@@ -22,6 +22,7 @@ here, once:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..adapters.mounted import MountedApp
 from ..errors import BodyTimedOut, RequestRefused
@@ -48,7 +49,7 @@ class Lifecycle:
         self.shortcut: Callable[[bytes], tuple[MountedApp, str] | None] = pipeline.fast_mount
         #: Prepare: what answers a request, which the face built with the app's form
         #: limits (:meth:`Pipeline.prepare`).
-        self.prepare: Callable[..., Response | MountCall | Flow] = pipeline.prepare
+        self.prepare = pipeline.prepare
 
     def refusal(self, checked: RequestRefused | bool) -> Response | None:
         """Admit: the answer to a head the face's check refused (``checked``, from
@@ -58,7 +59,7 @@ class Lifecycle:
         return self.failures.refused(checked)
 
     def finish(
-        self, flow: Flow, response: Response, counted: BodyCounter | None = None
+        self, flow: Flow[Any], response: Response, counted: BodyCounter | None = None
     ) -> tuple[Response, Sequence[object]]:
         """Finish: the response to write for a flow that answered ``response`` (a 413 when
         the body ``counted`` passed the limit while the chain ran, whatever the chain
@@ -81,7 +82,7 @@ class Lifecycle:
             return self.failures.refused(counted.refusal())
         return self.failures.mount_failed(call, exc)
 
-    def late(self, where: Flow | MountCall, timeout: float, reading: bool = False) -> Response:
+    def late(self, where: Flow[Any] | MountCall, timeout: float, reading: bool = False) -> Response:
         """The answer to a request cancelled at its deadline: 408 if it was ``reading``
         the rest of the body (the client's fault), else 504."""
         if reading:

@@ -26,7 +26,7 @@ from ..routing.table import RouteTable, allow_header_methods
 from .context import ContextSettings
 from .debug import not_found_page
 from .failures import Failures, plain
-from .flow import Face, Flow, Step
+from .flow import IO, Face, Flow, Step
 from .handler import Handler
 from .loader import ModuleLoader
 from .static import StaticFiles
@@ -91,10 +91,10 @@ class Pipeline:
         self,
         request: Request,
         schedule: Callable[[Any], None],
-        face: Face,
-        io: Any,
+        face: Face[IO],
+        io: IO,
         loop: asyncio.AbstractEventLoop | None = None,
-    ) -> Response | MountCall | Flow:
+    ) -> Response | MountCall | Flow[IO]:
         """Route ``request``: a finished :class:`Response` (404, 405, 400...), a mounted
         app to call as is, or the :class:`Flow` of handlers to run on ``face`` (with its
         per-request state ``io``, and the ``loop`` it runs on, if any)."""
@@ -183,7 +183,7 @@ class Pipeline:
             session = self._sessions[handler] = websocket_session(handler)
         return session
 
-    def step_result(self, result: Any) -> Response:
+    def step_result(self, result: object) -> Response:
         """Turn what a step returned into a :class:`Response`; raises
         :class:`HandlerResultError` for a value that is none."""
         return finished(to_response(result))

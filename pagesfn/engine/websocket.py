@@ -15,14 +15,12 @@ import enum
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..http.wrappers import Response, dump_json
 from ..types import Message, Receive, Scope
+from .context import Context, flow_of
 from .handler import Handler
-
-if TYPE_CHECKING:
-    from .context import Context
 
 logger = logging.getLogger("pagesfn")
 
@@ -287,7 +285,7 @@ def websocket_session(handler: Handler) -> Handler:
     user: Callable[[Any], Any] = handler.fn
 
     async def session(context: Context) -> Response:
-        flow = context._flow  # the chain this step runs in
+        flow = flow_of(context)
         assert flow is not None
         channel: Connection = flow.io
         if channel.taken:

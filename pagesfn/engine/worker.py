@@ -66,6 +66,11 @@ class FetchEvent:
         self._response: Any = None
 
     @property
+    def response(self) -> Any:
+        """What :meth:`respond_with` was given, or ``None``."""
+        return self._response
+
+    @property
     def request(self) -> Request:
         return self._context.request
 
@@ -107,9 +112,9 @@ def fetch_handler(listeners: list[Listener]) -> Callable[[Context], Awaitable[An
             result = listener(event)
             if is_async or inspect.isawaitable(result):
                 await result
-            if event._response is not None:
+            if event.response is not None:
                 break
-        response = event._response
+        response = event.response
         if response is None:
             return await context.next()
         if inspect.isawaitable(response):

@@ -41,7 +41,7 @@ def _body(value: Any, status: int | None, headers: Any) -> Response:
     raise HandlerResultError(f"returned {_describe(value)}")
 
 
-def to_response(value: Any) -> Response:
+def to_response(value: object) -> Response:
     """Accept a Response, ``str``, ``bytes``, ``dict``/``list`` (JSON), a generator or
     other iterator (sync or async) of ``bytes``/``str`` chunks (streamed), or a tuple
     ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``.

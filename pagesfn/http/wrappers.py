@@ -210,6 +210,12 @@ class Request(_SansIORequest):
     #: protocol's view of it for mounted apps).
     rewritten = False
 
+    @property
+    def received_body(self) -> bytes | None:
+        """The whole body once something has read it (a handler, or the origin it was
+        streamed to), else ``None``: what a mounted app is handed again."""
+        return self._body
+
     def forwarded_body(self) -> bytes | None:
         """The body to pass on when it is already known (read, or none for GET and HEAD);
         ``None`` when it must be streamed from the client."""

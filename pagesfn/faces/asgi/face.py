@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from ...adapters.mount import mount_scope
 from ...engine.background import BackgroundWork
@@ -39,6 +39,11 @@ from .websocket import Channel, close_all, serve_mounted_websocket, serve_websoc
 
 if TYPE_CHECKING:
     from ...kv import KVNamespace
+
+
+#: What the chain hands back to this face for a request: ``(scope, receive)`` over HTTP,
+#: the connection of a WebSocket handshake.
+ASGIState = Union[tuple[Scope, Receive], Channel]  # noqa: UP007 - a runtime alias
 
 
 class ASGIFace:
@@ -130,15 +135,17 @@ class ASGIFace:
 
     native_async = True
 
-    async def call_mount(self, call: MountCall, request: Request, flow: Flow) -> Response:
+    async def call_mount(
+        self, call: MountCall, request: Request, flow: Flow[ASGIState]
+    ) -> Response:
         """Call a mounted app for a middleware's ``next()``: its response comes back as a
         :class:`Response` whose body streams from the app as the app sends it."""
-        if request.websocket:
-            channel: Channel = flow.io
-            scope = scope_for(channel.scope, request) if request.rewritten else channel.scope
+        state = flow.io
+        if isinstance(state, Channel):  # a WebSocket handshake: the app takes it
+            scope = scope_for(state.scope, request) if request.rewritten else state.scope
             child = mount_scope(scope, call.prefix, call.mount.state)
-            return await serve_mounted_websocket(call.mount, child, channel, self.executor)
-        scope, receive = flow.io
+            return await serve_mounted_websocket(call.mount, child, state, self.executor)
+        scope, receive = state
         mount = call.mount
         if request.rewritten:
             scope = scope_for(scope, request)
@@ -146,10 +153,11 @@ class ASGIFace:
         app = mount.asgi(self.executor)
         return await capture_asgi(app, child, replayed_receive(request, receive))
 
-    async def call_origin(self, request: Request, flow: Flow) -> Response:
+    async def call_origin(self, request: Request, flow: Flow[ASGIState]) -> Response:
         origin = self.pipeline.origin
-        assert origin is not None
-        _, receive = flow.io
+        state = flow.io
+        assert origin is not None and not isinstance(state, Channel)  # no origin for those
+        _, receive = state
         body = request.forwarded_body()
         if body is None:
             return await origin.afetch(request, request.akept_chunks(body_chunks(receive)))

@@ -252,7 +252,7 @@ def scope_for(scope: Scope, request: Request) -> Scope:
 
 def replayed_receive(request: Request, receive: Receive) -> Receive:
     """``receive``, or one that hands over the body again when a middleware read it."""
-    body = request._body
+    body = request.received_body
     if body is None:
         return receive
     sent = False

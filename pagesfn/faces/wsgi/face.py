@@ -86,10 +86,10 @@ class WSGIFace:
 
     native_async = False
 
-    def call_mount(self, call: MountCall, request: Request, flow: Flow) -> Response:
+    def call_mount(self, call: MountCall, request: Request, flow: Flow[Environ]) -> Response:
         """Call a mounted app for a middleware's ``next()``: its response comes back as a
         :class:`Response` streaming the app's iterable."""
-        environ: Environ = flow.io
+        environ = flow.io
         mount = call.mount
         if mount.lifespan is not None:
             self.mount_lifespans.ensure_started(mount.lifespan)
@@ -99,7 +99,7 @@ class WSGIFace:
         app = mount.wsgi(self.loop_thread.get_loop, self.executor)
         return capture_wsgi(app, mount_environ(environ, call.prefix))
 
-    def call_origin(self, request: Request, flow: Flow) -> Response:
+    def call_origin(self, request: Request, flow: Flow[Environ]) -> Response:
         origin = self.pipeline.origin
         assert origin is not None
         body = request.forwarded_body()

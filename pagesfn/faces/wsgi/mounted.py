@@ -180,7 +180,7 @@ def environ_for(environ: Environ, request: Request) -> Environ:
 def replayed_environ(environ: Environ, request: Request) -> Environ:
     """``environ``, or a copy whose input hands over the body again when a middleware
     read it."""
-    body = request._body
+    body = request.received_body
     if body is None:
         return environ
     environ = dict(environ)
