@@ -388,6 +388,20 @@ class FileBody:
     #: Whether the body is the whole file, so a server may send the file by name.
     whole: bool
 
+    def chunks(self, size: int) -> Iterator[bytes]:
+        """The body read off the disk ``size`` bytes at a time. The file is opened on the
+        first step and closed when the generator ends or is closed, so each step (opening
+        included) is one blocking call a face may run where it likes."""
+        with open(self.path, "rb") as file:
+            file.seek(self.offset)
+            remaining = self.length
+            while remaining > 0:
+                chunk = file.read(min(remaining, size))
+                if not chunk:
+                    return  # the file shrank since it was looked up
+                remaining -= len(chunk)
+                yield chunk
+
 
 #: What a streamed response body can be: a file, or an iterable of byte chunks, sync or async.
 Stream = FileBody | Iterable[bytes] | AsyncIterable[bytes]

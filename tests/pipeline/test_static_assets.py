@@ -224,7 +224,7 @@ def test_large_file_over_a_real_server(pages, site, uvicorn_server):
 def test_a_file_opened_for_a_client_already_gone_is_closed(pages, site, monkeypatch):
     """A client leaving while the file is being opened (a thread-pool step the response
     cannot interrupt) leaves no open file behind once the step is over."""
-    import pagesfn.faces.asgi.send
+    import pagesfn.http.wrappers
 
     release = threading.Event()
     opened: list[io.BufferedReader] = []
@@ -235,7 +235,7 @@ def test_a_file_opened_for_a_client_already_gone_is_closed(pages, site, monkeypa
         opened.append(file)
         return file
 
-    monkeypatch.setattr(pagesfn.faces.asgi.send, "open", slow_open, raising=False)
+    monkeypatch.setattr(pagesfn.http.wrappers, "open", slow_open, raising=False)
     app = pages(FUNCTIONS, public=str(site))
 
     async def scenario() -> list[dict]:

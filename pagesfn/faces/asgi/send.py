@@ -7,7 +7,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from ...concurrency import as_coroutine
@@ -61,7 +61,7 @@ async def send_response(
         if stream.whole and "http.response.pathsend" in scope.get("extensions", ()):
             await send({"type": "http.response.pathsend", "path": stream.path})
             return
-        chunks: AsyncIterator[bytes] = _thread_chunks(_file_reads(stream), executor)
+        chunks: AsyncIterator[bytes] = _thread_chunks(stream.chunks(_FILE_CHUNK), executor)
     elif isinstance(stream, AsyncIterable):
         chunks = aiter(stream)
     else:
@@ -147,22 +147,8 @@ async def close_stream(stream: object) -> None:
         close()
 
 
+#: How much of a file each step of the thread pool reads.
 _FILE_CHUNK = 256 * 1024
-
-
-def _file_reads(body: FileBody) -> Iterator[bytes]:
-    """The chunks of ``body`` read off the disk, each step a blocking call: sent through
-    :func:`_thread_chunks`, whose steps run in the thread pool and which closes this
-    generator (and so the file) after a step cut short by the client leaving."""
-    with open(body.path, "rb") as file:
-        file.seek(body.offset)
-        remaining = body.length
-        while remaining > 0:
-            chunk = file.read(min(remaining, _FILE_CHUNK))
-            if not chunk:
-                return  # the file shrank since it was looked up
-            remaining -= len(chunk)
-            yield chunk
 
 
 _DONE = object()

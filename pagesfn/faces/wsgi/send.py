@@ -5,7 +5,6 @@ file (the server's ``wsgi.file_wrapper`` when it has one)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Iterator
-from typing import IO
 
 from ...concurrency import LoopThread, exit_error, from_ctrl_c
 from ...engine.failures import head_failed, log_stream_failure
@@ -40,12 +39,12 @@ def write_response(
         close_stream(stream, loop_thread)
         return []
     if isinstance(stream, FileBody):
-        opened = open(stream.path, "rb")  # noqa: SIM115 - the server closes it
         wrapper = environ.get("wsgi.file_wrapper")
         if stream.whole and wrapper is not None:
             # The server's own type, returned as is: gunicorn then uses sendfile().
+            opened = open(stream.path, "rb")  # noqa: SIM115 - the server closes it
             return wrapper(opened, CHUNK)  # type: ignore[no-any-return]
-        return file_range(opened, stream.offset, stream.length)
+        return stream.chunks(CHUNK)
     where = f"{method} {environ.get('PATH_INFO', '')}"
     if file:
         where = f"{file}: {where}"
@@ -65,20 +64,6 @@ def close_stream(stream: object, loop_thread: LoopThread) -> None:
     close = getattr(stream, "close", None)
     if close is not None:
         close()
-
-
-def file_range(file: IO[bytes], offset: int, length: int) -> Iterator[bytes]:
-    try:
-        file.seek(offset)
-        remaining = length
-        while remaining > 0:
-            chunk = file.read(min(remaining, CHUNK))
-            if not chunk:
-                return  # the file shrank since it was looked up
-            remaining -= len(chunk)
-            yield chunk
-    finally:
-        file.close()
 
 
 class ServerChunks:
