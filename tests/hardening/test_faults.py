@@ -472,6 +472,47 @@ def test_an_exit_never_leaves_the_wsgi_face(
     assert statuses == [500]
 
 
+@pytest.mark.parametrize("stop", sorted(STOPS))
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize("face", ["asgi", "wsgi"])
+def test_an_exit_in_a_mounted_app_behind_middleware_is_a_500(
+    pages: Callable[..., Pages],
+    real_server: Callable[[Pages], AbstractContextManager[str]],
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+    stop: str,
+) -> None:
+    """A mounted app (ASGI or WSGI) that calls ``sys.exit()`` or raises
+    ``KeyboardInterrupt`` while a middleware's ``next()`` waits for it is an error of that
+    request, answered 500 and logged naming its file, on both faces; the server goes on."""
+    app = {
+        "asgi": f"""
+            import sys
+
+
+            async def app(scope, receive, send):
+                if scope["type"] == "http":
+                    {STOPS[stop]}
+        """,
+        "wsgi": f"""
+            import sys
+
+
+            def app(environ, start_response):
+                {STOPS[stop]}
+        """,
+    }[kind]
+    tree = {
+        "ok.py": "async def on_request(context):\n    return 'ok'\n",
+        "_middleware.py": "async def on_request(context):\n    return await context.next()\n",
+        "mounted/[[default]].py": app,
+    }
+    with real_server(pages(tree)) as url:
+        assert answer(url + "/mounted/x") == (500, b"Internal Server Error")
+        still_serving(url)
+    assert any("[[default]].py" in m for m in error_messages(caplog))
+
+
 def test_ctrl_c_in_a_wsgi_handler_on_the_main_thread_goes_through(
     pages: Callable[..., Pages],
 ) -> None:
