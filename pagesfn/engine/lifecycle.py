@@ -63,21 +63,25 @@ class Lifecycle:
     ) -> tuple[Response, Sequence[object]]:
         """Finish: the response to write for a flow that answered ``response`` (a 413 when
         the body ``counted`` passed the limit while the chain ran, whatever the chain
-        made of it), and the streamed bodies the chain opened that are not sent, for the
-        face to close. The request's uploaded files are closed: the handlers are done."""
+        made of it), and the streamed bodies that will not be sent, for the face to close:
+        those the chain opened and did not answer with, and the body of a response the
+        413 replaced. The request's uploaded files are closed: the handlers are done."""
+        replaced = None
         if counted is not None and counted.exceeded:
+            replaced = response.stream
             response = self.failures.refused(counted.refusal())
-        abandoned = flow.abandoned(response.stream) if flow.opened else ()
+        abandoned: Sequence[object] = flow.abandoned(response.stream) if flow.opened else ()
+        if replaced is not None and all(stream is not replaced for stream in abandoned):
+            abandoned = [*abandoned, replaced]
         flow.request.close()
         return response, abandoned
 
     def mount_failed(
         self, call: MountCall, exc: BaseException, counted: BodyCounter | None = None
     ) -> Response:
-        """The answer for a mounted app that raised ``exc`` (or was cancelled at the
-        request timeout: a :class:`~pagesfn.RequestTimedOut`) before starting its
-        response: a 413 when the body passed the limit, as the app's failure most
-        likely comes of it."""
+        """The answer for a mounted app that raised ``exc`` before starting its response:
+        a 413 when the body passed the limit, as the app's failure most likely comes of
+        it."""
         if counted is not None and counted.exceeded:
             return self.failures.refused(counted.refusal())
         return self.failures.mount_failed(call, exc)

@@ -91,6 +91,30 @@ def body_tree(marks: Path) -> dict[str, str]:
             def on_request_post(context):
                 return "not read"
         """,
+        "swallow_streaming.py": f"""
+            from pathlib import Path
+
+
+            class Chunks:
+                \"\"\"A streamed body holding something to release when it is closed.\"\"\"
+
+                def __aiter__(self):
+                    return self
+
+                async def __anext__(self):
+                    raise StopAsyncIteration
+
+                async def aclose(self):
+                    Path({str(marks)!r}, "closed").touch()
+
+
+            async def on_request_post(context):
+                try:
+                    await context.request.body()
+                except Exception:
+                    pass
+                return Chunks()
+        """,
         "flask/[[default]].py": f"""
             from pathlib import Path
 
@@ -471,6 +495,14 @@ def test_a_handler_that_swallows_the_error_still_answers_413(body_client: Any) -
     assert result.status == 413
     under = body_client.chunked("POST", "/swallow", [b"x" * CHUNK] * 3)
     assert (under.status, under.text) == (200, "read it all")
+
+
+def test_the_stream_a_413_replaces_is_closed(body_client: Any, marks: Path) -> None:
+    """A streamed response the 413 of a body past the limit replaces is closed, so what
+    it holds is released, on both faces."""
+    result = body_client.chunked("POST", "/swallow_streaming", [b"x" * CHUNK] * 20)
+    assert result.status == 413
+    assert (marks / "closed").exists()
 
 
 def test_a_chunked_body_nobody_reads_is_not_counted(body_client: Any) -> None:
