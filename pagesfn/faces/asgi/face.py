@@ -1,4 +1,5 @@
-"""The ASGI face: translate ASGI to the pipeline and back, and choose how to call handlers."""
+"""The ASGI face's driver: an HTTP request through the lifecycle, and what the chain asks
+of this face (sync handlers go to the thread pool, async ones are awaited here)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import concurrent.futures
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from ...adapters.mount import mount_scope
 from ...engine.background import BackgroundWork
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 #: What the chain hands back to this face for a request: ``(scope, receive)`` over HTTP,
 #: the connection of a WebSocket handshake.
-ASGIState = Union[tuple[Scope, Receive], Channel]  # noqa: UP007 - a runtime alias
+ASGIState = tuple[Scope, Receive] | Channel
 
 
 class ASGIFace:

@@ -1,4 +1,5 @@
-"""The WSGI face: translate PEP 3333 to the pipeline and back.
+"""The WSGI face's driver: a PEP 3333 request through the lifecycle, and what the chain
+asks of this face.
 
 Sync handlers run directly in the server's thread; async ones on the app's background loop.
 """
