@@ -196,6 +196,10 @@ port = 8788
 # spa = false                       # true: a missing page serves /index.html
 # workers = 2                       # processes `pagesfn serve` runs
 # env_files = [".env", ".dev.vars"] # read into context.env (these two are the default)
+
+# [limits]                          # what one request may take (0: no limit)
+# max-body-size = "6MB"             # 413 past it
+# request-timeout = 30              # seconds until the response starts, 504 past it
 """
 
 _README_MD = """\

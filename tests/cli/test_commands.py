@@ -637,7 +637,7 @@ def test_serve_runs_uvicorn_with_workers_and_no_reload(
     )
     assert call["access_log"] is False  # pagesfn writes its own
     watched = app_from_environment()
-    assert isinstance(watched, HeadWatch)  # the head timeout's half (pagesfn.head_timeout)
+    assert isinstance(watched, HeadWatch)  # the head timeout's half (pagesfn.serving.head_timeout)
     assert call["http"] is HeadTimeoutProtocol
     app = watched.app
     try:
