@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import IO, Any
 
 from pagesfn.concurrency import as_coroutine
@@ -69,14 +69,21 @@ class _ReceiveStream(io.RawIOBase):
 
 async def read_body(receive: Receive) -> bytes:
     """The whole request body from ``receive``; raises :class:`ClientDisconnected`."""
-    chunks = []
+    return b"".join([chunk async for chunk in body_chunks(receive)])
+
+
+async def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body as it arrives from ``receive``, chunk by chunk (the one loop that
+    reads an ASGI body); raises :class:`ClientDisconnected` if the client goes first."""
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnected()
-        chunks.append(message.get("body", b""))
+        if message["type"] != "http.request":
+            raise ClientDisconnected("the client went away while sending the body")
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return
 
 
 def _declared_length(headers: list[tuple[str, str]]) -> int | None:

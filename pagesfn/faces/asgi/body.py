@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import Headers
@@ -181,23 +181,6 @@ def scope_request(
         encoded,
         form_limits,
     )
-
-
-def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
-    """The request body as it arrives, chunk by chunk."""
-
-    async def chunks() -> AsyncIterator[bytes]:
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise ClientDisconnected("the client went away while sending the body")
-            chunk = message.get("body", b"")
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                return
-
-    return chunks()
 
 
 class LimitedReceive(BodyCounter):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...adapters.mount import mount_scope
+from ...adapters.wsgi_to_asgi import body_chunks
 from ...engine.background import BackgroundWork
 from ...engine.failures import Failures
 from ...engine.flow import Flow
@@ -22,7 +23,6 @@ from ...types import Receive, Scope, Send
 from .body import (
     ASGIBody,
     LimitedReceive,
-    body_chunks,
     check_request_head,
     route_path,
     scope_request,
