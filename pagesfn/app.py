@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import warnings
 import weakref
@@ -20,6 +19,7 @@ from .engine.lifecycle import Lifecycle
 from .engine.limits import DEFAULT_LIMITS, Limits, Pool
 from .engine.loader import ModuleLoader
 from .engine.pipeline import Pipeline
+from .engine.resources import Resources
 from .engine.static import StaticFiles
 from .errors import HandlerLoadError, LoadError, RouteWarning
 from .faces.asgi.face import ASGIFace
@@ -152,17 +152,17 @@ class Pages(ASGIFace):
         self.loop_thread = LoopThread()
         self.background = BackgroundWork(self.executor)
         self.mount_lifespans = MountLifespans(self.loop_thread)
-        self._finalizer = weakref.finalize(
-            self,
-            _shutdown,
-            self.background,
-            self.mount_lifespans,
-            self.loop_thread,
-            self.executor,
-            self.origin,
-            list(self.kv.values()),
-            shutdown_timeout,
+        self.resources = Resources(
+            background=self.background,
+            origin=self.origin,
+            namespaces=list(self.kv.values()),
+            lifespans=self.mount_lifespans,
+            loop_thread=self.loop_thread,
+            executor=self.executor,
+            timeout=shutdown_timeout,
         )
+        # The finaliser holds the resources, not the app: it runs once the app is gone.
+        self._finalizer = weakref.finalize(self, self.resources.close)
         if eager:
             failures = self.load_all()
             if failures:
@@ -212,25 +212,6 @@ class Pages(ASGIFace):
 
     def __repr__(self) -> str:
         return f"<Pages {self.functions!r} routes={len(self.table)}>"
-
-
-def _shutdown(
-    background: BackgroundWork,
-    mount_lifespans: MountLifespans,
-    loop_thread: LoopThread,
-    executor: concurrent.futures.ThreadPoolExecutor,
-    origin: Origin | None,
-    namespaces: list[KVNamespace],
-    timeout: float,
-) -> None:
-    background.wait(timeout)
-    if origin is not None:
-        origin.close()
-    for namespace in namespaces:
-        namespace.close()
-    mount_lifespans.shutdown(timeout)
-    loop_thread.close(timeout)
-    executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _namespaces(

@@ -17,6 +17,7 @@ from ...engine.flow import Flow
 from ...engine.lifecycle import Lifecycle
 from ...engine.limits import Limits
 from ...engine.pipeline import MountCall, Pipeline
+from ...engine.resources import Resources
 from ...engine.websocket import GOING_AWAY
 from ...http.wrappers import Request, Response
 from ...types import Receive, Scope, Send
@@ -39,7 +40,7 @@ from .watchdog import Watchdog
 from .websocket import Channel, close_all, serve_mounted_websocket, serve_websocket
 
 if TYPE_CHECKING:
-    from ...kv import KVNamespace
+    pass
 
 
 #: What the chain hands back to this face for a request: ``(scope, receive)`` over HTTP,
@@ -57,8 +58,8 @@ class ASGIFace:
     executor: concurrent.futures.Executor
     limits: Limits
     background: BackgroundWork
+    resources: Resources
     shutdown_timeout: float
-    kv: dict[str, KVNamespace]
     #: The open WebSocket connections, to close when the server shuts down.
     websockets: set[Channel]
     #: A future per streamed response being sent: resolving it ends the stream.

@@ -30,11 +30,7 @@ async def serve_lifespan(face: ASGIFace, receive: Receive, send: Send) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await group.shutdown(face.shutdown_timeout)
-            await face.background.drain(face.shutdown_timeout)
-            if face.pipeline.origin is not None:
-                await face.pipeline.origin.aclose()
-            for namespace in face.kv.values():
-                await namespace.disconnect()  # what this loop opened goes with it
+            await face.resources.release_loop()  # what this loop holds goes with it
             if face.close_at_shutdown:
                 await asyncio.to_thread(face.close)
             await send({"type": "lifespan.shutdown.complete"})
