@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import Any
+from typing import Any, cast
 
 from ..types import ASGIApp, Receive, Scope, Send
 
@@ -60,8 +60,8 @@ class HeadTimeoutProtocol(asyncio.Protocol):
     # -- asyncio.Protocol, passed on ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's is one without being an asyncio.Transport subclass).
+        self.transport = cast(asyncio.Transport, transport)
         self._start()
         token = _connection.set(self)
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib.util
 import ipaddress
 import json
 import logging
@@ -200,6 +201,10 @@ def app_from_environment() -> Any:
         # what is wrong until the next change reloads it, rather than not at all.
         logger.error("%s", exc)
         return _with_head_timeout(broken_tree_app(exc, debug=bool(config.debug)), config)
+    loop, parser = serving_stack()
+    logging.getLogger("uvicorn.error").info(
+        "pagesfn %s: %s event loop, %s HTTP parser", given["mode"], loop, parser
+    )
     pages = getattr(app, "pages", app)
     _end_connections_on_exit(pages)
     # The process ends right after the lifespan shutdown, on SIGTERM without running any
@@ -207,6 +212,21 @@ def app_from_environment() -> Any:
     # last connection to a SQLite KV file checkpoints its WAL back into it).
     pages.close_at_shutdown = True
     return _with_head_timeout(app, config)
+
+
+def serving_stack() -> tuple[str, str]:
+    """The event loop and the HTTP parser this process serves with, as uvicorn's ``auto``
+    choices pick them: uvloop and httptools when they are installed, else asyncio and
+    h11."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    try:
+        running = type(asyncio.get_running_loop()).__module__
+    except RuntimeError:  # not on a loop yet: the one uvicorn will start
+        running = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    loop = "uvloop" if running.startswith("uvloop") else "asyncio"
+    parser = "httptools" if AutoHTTPProtocol.__name__ == "HttpToolsProtocol" else "h11"
+    return loop, parser
 
 
 def _with_head_timeout(app: Any, config: Config) -> Any:

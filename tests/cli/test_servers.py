@@ -4,6 +4,7 @@ stopping on a signal, and failing at once when the tree cannot be served."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -251,6 +252,21 @@ def test_serve_with_workers(site: Path, tmp_path: Path) -> None:
     output = server.output()
     assert "secret detail" in output  # logged for the operator, never sent
     assert "GET /api/hello" not in output  # no request log unless asked for
+
+
+@pytest.mark.parametrize("mode", ["serve", "dev"])
+def test_the_start_up_line_names_the_event_loop_and_the_http_parser(
+    site: Path, tmp_path: Path, mode: str
+) -> None:
+    """A plain install serves on uvloop and httptools where the platform has them (they
+    are dependencies), and the server says which loop and parser it runs on."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    with running(mode, site, cwd=tmp_path) as server:
+        line = f"pagesfn {mode}: {loop} event loop, {parser} HTTP parser"
+        wait_for(server.output, server, lambda output: line in output)
+    if sys.platform == "linux":  # where both have wheels, they are what a user gets
+        assert (loop, parser) == ("uvloop", "httptools")
 
 
 def test_serve_logs_json_lines(site: Path, tmp_path: Path) -> None:
