@@ -20,10 +20,10 @@ from ..http.head import InvalidHead
 from ..http.results import finished
 from ..http.wrappers import Request, Response
 from .debug import error_page
+from .handler import MountCall
 
 if TYPE_CHECKING:
     from .flow import Flow
-    from .pipeline import MountCall
 
 logger = logging.getLogger("pagesfn")
 
@@ -67,11 +67,10 @@ class Failures:
     def timed_out(self, where: Flow[Any] | MountCall, timeout: float) -> Response:
         """The 504 for a request whose response did not start within ``timeout``; logged
         with the route file that was running."""
-        request = getattr(where, "request", None)
-        if request is None:  # a mounted app called as is
-            file, method, path = str(where.mount.file), where.method, where.path  # type: ignore[union-attr]
+        if isinstance(where, MountCall):  # a mounted app called as is
+            file, method, path = str(where.mount.file), where.method, where.path
         else:
-            file, method, path = where.file or "?", request.method, request.path  # type: ignore[union-attr]
+            file, method, path = where.file or "?", where.request.method, where.request.path
         logger.error(
             "%s: %s %s did not answer within the %g s request timeout; the client got 504",
             file,

@@ -27,7 +27,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..concurrency import as_coroutine, exit_error, from_ctrl_c
 from ..errors import RequestTimedOut
@@ -36,10 +36,10 @@ from ..routing import NoMatch
 from ..routing.matcher import Params
 from .context import Context, request_id
 from .failures import MOUNTED_APP
-from .handler import Handler
+from .handler import Handler, MountCall
 
 if TYPE_CHECKING:
-    from .pipeline import MountCall, Pipeline
+    from .pipeline import Pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ IO = TypeVar("IO")
 
 #: What the route resolved to: a handler's step, a mounted app to call, a finished
 #: response, or no match (the fallbacks).
-Target = Union[Step, "MountCall", Response, NoMatch]
+Target = Step | MountCall | Response | NoMatch
 
 
 class Face(Protocol[IO]):
@@ -153,8 +153,7 @@ class Flow(Generic[IO]):
         target = self.target
         if type(target) is Step:
             return target.file
-        mount = getattr(target, "mount", None)  # a MountCall
-        return None if mount is None else str(mount.file)
+        return str(target.mount.file) if type(target) is MountCall else None
 
     def next(
         self, index: int, target: str | Request | None, from_async: bool, current: Request

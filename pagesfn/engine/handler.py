@@ -1,4 +1,5 @@
-"""A handler: a route file's function, and whether it is awaited."""
+"""What answers a route: a handler (a route file's function, and whether it is awaited),
+or a mounted app with the prefix it is called under."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
+
+from ..adapters.mounted import MountedApp
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +33,13 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
         return True
     call = getattr(fn, "__call__", None)  # noqa: B004 - an object with ``async def __call__``
     return call is not None and not inspect.isfunction(fn) and iscoroutinefunction(call)
+
+
+@dataclass(slots=True)
+class MountCall:
+    """A request for a mounted app; ``prefix`` (decoded) is the part of the path it sits at."""
+
+    mount: MountedApp
+    prefix: str
+    method: str
+    path: str

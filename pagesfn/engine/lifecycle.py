@@ -29,8 +29,9 @@ from ..errors import BodyTimedOut, RequestRefused
 from ..http.wrappers import Response
 from .failures import Failures
 from .flow import Flow
+from .handler import MountCall
 from .limits import BodyCounter, Limits
-from .pipeline import MountCall, Pipeline
+from .pipeline import Pipeline
 
 
 class Lifecycle:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.mounted import MountedApp
@@ -27,7 +26,7 @@ from .context import ContextSettings
 from .debug import not_found_page
 from .failures import Failures, plain
 from .flow import IO, Face, Flow, Step
-from .handler import Handler
+from .handler import Handler, MountCall
 from .loader import ModuleLoader
 from .static import StaticFiles
 from .websocket import websocket_session
@@ -36,16 +35,6 @@ if TYPE_CHECKING:
     from .proxy import Origin
 
 logger = logging.getLogger("pagesfn")
-
-
-@dataclass(slots=True)
-class MountCall:
-    """A request for a mounted app; ``prefix`` (decoded) is the part of the path it sits at."""
-
-    mount: MountedApp
-    prefix: str
-    method: str
-    path: str
 
 
 class Pipeline:

@@ -20,6 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
 import pytest
+from servers import serving
 
 from pagesfn import Pages
 from pagesfn.engine.limits import KIB, MIB, Limits, Pool, parse_size
@@ -502,6 +503,22 @@ def test_the_stream_a_413_replaces_is_closed(body_client: Any, marks: Path) -> N
     it holds is released, on both faces."""
     result = body_client.chunked("POST", "/swallow_streaming", [b"x" * CHUNK] * 20)
     assert result.status == 413
+    assert (marks / "closed").exists()
+
+
+@pytest.mark.parametrize("kind", ["uvicorn-h11", "uvicorn-httptools", "hypercorn", "werkzeug"])
+def test_the_stream_a_413_replaces_is_closed_under_real_servers(
+    pages: MakePages, marks: Path, kind: str
+) -> None:
+    """The same under real servers of both faces (wsgiref reads no chunked body): the
+    client gets the 413, and the replaced body is closed."""
+    app = pages(body_tree(marks), max_body_size=LIMIT, env={"MARKS": str(marks)})
+    with serving(kind, app) as url:
+        response = httpx.post(
+            url + "/swallow_streaming", content=iter([b"x" * CHUNK] * 20), timeout=10
+        )
+    assert response.status_code == 413
+    assert f"limit of {LIMIT} bytes" in response.text
     assert (marks / "closed").exists()
 
 

@@ -14,9 +14,10 @@ from ...adapters.wsgi_to_asgi import body_chunks
 from ...engine.background import BackgroundWork
 from ...engine.failures import Failures
 from ...engine.flow import Flow
+from ...engine.handler import MountCall
 from ...engine.lifecycle import Lifecycle
 from ...engine.limits import Limits
-from ...engine.pipeline import MountCall, Pipeline
+from ...engine.pipeline import Pipeline
 from ...engine.resources import Resources
 from ...engine.websocket import GOING_AWAY
 from ...http.wrappers import Request, Response

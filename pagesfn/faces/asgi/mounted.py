@@ -12,7 +12,7 @@ from urllib.parse import quote
 from ...adapters.mount import mount_scope
 from ...adapters.mounted import MountedApp
 from ...concurrency import as_coroutine
-from ...engine.pipeline import MountCall
+from ...engine.handler import MountCall
 from ...http.head import (
     check_raw_head,
 )
@@ -61,7 +61,8 @@ async def serve_mounted(
         answer = face.lifecycle.mount_failed(call, exc, counted)
     if watchdog is not None:
         watchdog.end(guard.task)
-    if answer is None and counted is not None and counted.exceeded and not guard.started:
+    if counted is not None and counted.exceeded and not guard.started:
+        # Whatever happened to the app (a failure, the timeout), its body passed the limit.
         answer = face.failures.refused(counted.refusal())
     if answer is not None:
         await send_response(answer, scope["method"], send, scope, face.executor)

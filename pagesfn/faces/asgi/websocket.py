@@ -14,7 +14,7 @@ from ...adapters.mount import mount_scope
 from ...adapters.mounted import MountedApp
 from ...engine.failures import internal_error, response_head
 from ...engine.flow import Flow
-from ...engine.pipeline import MountCall
+from ...engine.handler import MountCall
 from ...engine.websocket import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,

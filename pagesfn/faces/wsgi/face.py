@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...adapters.mount import mount_environ
 from ...engine.flow import Flow
-from ...engine.pipeline import MountCall
+from ...engine.handler import MountCall
 from ...http.wrappers import Request, Response
 from ...types import Environ, StartResponse
 from .body import (

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from ...adapters.detect import AppKind
 from ...adapters.mount import mount_environ
 from ...adapters.mounted import MountedApp
-from ...engine.pipeline import MountCall
+from ...engine.handler import MountCall
 from ...http.head import check_wsgi_head
 from ...http.wrappers import Request, Response
 from ...types import Environ, StartResponse, WSGIApp
