@@ -79,7 +79,11 @@ class Limits:
     def __post_init__(self) -> None:
         for spec in LIMITS:
             value = getattr(self, spec.name)
-            if value is not None and (isinstance(value, bool) or value < 0):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{spec.name} must be a number, not {type(value).__name__}")
+            if value < 0:
                 raise ValueError(f"{spec.name} must not be negative (0 or None: no limit)")
             if value == 0:
                 object.__setattr__(self, spec.name, None)  # 0, as config files say "none"

@@ -1342,6 +1342,8 @@ def test_pages_takes_a_limits_value_and_single_limits(pages: MakePages) -> None:
         pages(HEAD_TREE, max_body=3)
     with pytest.raises(ValueError, match="max_queue must not be negative"):
         Limits(max_queue=-1)
+    with pytest.raises(TypeError, match="max_queue must be a number, not bool"):
+        Limits(max_queue=True)
 
 
 def test_every_limit_has_a_flag_with_its_default() -> None:
