@@ -60,15 +60,20 @@ class Channel:
         """Send ``message`` for a mounted app, noting what it does to the connection;
         errors reach the app as the server raised them."""
         kind = message["type"]
+        closing = kind == "websocket.close" and self.state is not WebSocketState.CLOSED
+        if closing:
+            # Noted before it is sent: the client's answer may reach a receive waiting
+            # meanwhile (under Granian it does), and it answers this close.
+            self._closed(message.get("code", NORMAL_CLOSURE), message.get("reason") or "")
         try:
             await self._send(message)
         except OSError:
+            if closing:  # the client had gone: its connection was never closed cleanly
+                self.close_code, self.close_reason = ABNORMAL_CLOSURE, ""
             self._closed(ABNORMAL_CLOSURE, "")
             raise
         if kind == "websocket.accept":
             self.state = WebSocketState.CONNECTED
-        elif kind == "websocket.close":
-            self._closed(message.get("code", NORMAL_CLOSURE), message.get("reason") or "")
         elif kind == "websocket.http.response.start":
             self.state = WebSocketState.CLOSED
 
