@@ -96,6 +96,11 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--host", help="Bind to this address [127.0.0.1]."),
         click.option("--port", type=int, help="Bind to this port [8788]."),
+        click.option(
+            "--server",
+            type=click.Choice(["uvicorn", "granian"]),
+            help="The HTTP server; granian needs pagesfn[granian] [uvicorn].",
+        ),
         click.option("--spa/--no-spa", default=None, help="Serve /index.html for missing pages."),
         click.option(
             "--log-format", type=click.Choice(["text", "json"]), help="The request log's form."

@@ -78,6 +78,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8788
     workers: int = 1
+    #: The HTTP server: uvicorn, or Granian (``pagesfn[granian]``).
+    server: str = "uvicorn"
     spa: bool = False
     debug: bool | None = None
     reload: bool | None = None
@@ -348,6 +350,7 @@ _CHECKS: dict[str, _Check] = {
     "host": _text,
     "port": _integer(1, 65535),
     "workers": _integer(1),
+    "server": _choice("uvicorn", "granian"),
     "spa": _boolean,
     "debug": _boolean,
     "reload": _boolean,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import importlib.util
 import ipaddress
 import json
@@ -30,6 +31,7 @@ from ..routing import scan
 from ..routing.cloudbase import functions_root, load_functions_config
 from ..routing.rules import load_routes_json
 from ..types import ASGIApp, Receive, Scope, Send
+from . import granian_server
 from .config import Config, load_config
 from .head_timeout import HeadTimeoutProtocol, HeadWatch
 
@@ -63,6 +65,8 @@ def run(
     (``port=8000``, ``workers=2``, ``origin=...``), and win over it.
     """
     config = resolve(project, mode, config_file, options)
+    if config.server == "granian" and not granian_server.installed():
+        raise ServerError(f"the granian server is not installed: {granian_server.INSTALL_HINT}")
     if config.debug and not config.allow_remote_debug and not _loopback(config.host):
         raise ServerError(
             f"debug pages show tracebacks, file paths and code: they are not served on "
@@ -92,8 +96,19 @@ def run(
         # Paths of the command line, absolute: the server's processes may start elsewhere.
         default=lambda path: os.path.abspath(path),
     )
+    if config.server == "granian":
+        granian_server.serve_with_granian(
+            config,
+            _FACTORY,
+            reload=reload,
+            watched=watched,
+            unwatched=_unwatched(config, watched) if watched else (),
+            excluded=_EXCLUDED,
+            head_room=_head_room(config.limits),
+        )
+        return
     serve_with_uvicorn(
-        "pagesfn.serving.server:app_from_environment",
+        _FACTORY,
         factory=True,
         host=config.host,
         port=config.port,
@@ -113,6 +128,10 @@ def run(
         h11_max_incomplete_event_size=_head_room(config.limits),
         log_level="info",
     )
+
+
+#: What each server process imports and calls to build the app.
+_FACTORY = "pagesfn.serving.server:app_from_environment"
 
 
 def serve_with_uvicorn(app: str, **options: Any) -> None:
@@ -183,7 +202,8 @@ def resolve(
 
 
 def app_from_environment() -> Any:
-    """The app of the options :func:`run` left in the environment (a uvicorn factory)."""
+    """The app of the options :func:`run` left in the environment (the factory each
+    server process calls, uvicorn's or Granian's)."""
     raw = os.environ.get(OPTIONS_VARIABLE)
     if raw is None:
         raise RuntimeError(
@@ -201,12 +221,17 @@ def app_from_environment() -> Any:
         # what is wrong until the next change reloads it, rather than not at all.
         logger.error("%s", exc)
         return _with_head_timeout(broken_tree_app(exc, debug=bool(config.debug)), config)
-    loop, parser = serving_stack()
-    logging.getLogger("uvicorn.error").info(
-        "pagesfn %s: %s event loop, %s HTTP parser", given["mode"], loop, parser
+    loop, parser = serving_stack(config.server)
+    # Said where the server says its own start-up lines.
+    logging.getLogger(_SERVER_LOGGERS[config.server]).info(
+        "pagesfn %s: %s, %s event loop, %s HTTP parser",
+        given["mode"],
+        config.server,
+        loop,
+        parser,
     )
     pages = getattr(app, "pages", app)
-    _end_connections_on_exit(pages)
+    pages.on_server_start = functools.partial(_end_connections_on_exit, pages)
     # The process ends right after the lifespan shutdown, on SIGTERM without running any
     # finalizer (uvicorn re-raises the signal): the app releases what it holds then (the
     # last connection to a SQLite KV file checkpoints its WAL back into it).
@@ -214,10 +239,16 @@ def app_from_environment() -> Any:
     return _with_head_timeout(app, config)
 
 
-def serving_stack() -> tuple[str, str]:
-    """The event loop and the HTTP parser this process serves with, as uvicorn's ``auto``
-    choices pick them: uvloop and httptools when they are installed, else asyncio and
-    h11."""
+#: The logger each server writes its own lines to.
+_SERVER_LOGGERS = {"uvicorn": "uvicorn.error", "granian": "_granian"}
+
+
+def serving_stack(server: str = "uvicorn") -> tuple[str, str]:
+    """The event loop and the HTTP parser this process serves with. uvicorn's ``auto``
+    choices: uvloop and httptools when they are installed, else asyncio and h11; Granian
+    parses HTTP in Rust (hyper) and runs uvloop where it is installed."""
+    if server == "granian":
+        return granian_server.event_loop(), "hyper (Rust)"
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     try:
@@ -230,17 +261,21 @@ def serving_stack() -> tuple[str, str]:
 
 
 def _with_head_timeout(app: Any, config: Config) -> Any:
-    """``app`` reporting its requests to the head timeout, when there is one."""
-    return HeadWatch(app, config.head_timeout) if config.head_timeout else app
+    """``app`` reporting its requests to the head timeout, when there is one and the
+    server is uvicorn (Granian times request heads itself)."""
+    if config.head_timeout and config.server == "uvicorn":
+        return HeadWatch(app, config.head_timeout)
+    return app
 
 
 def _end_connections_on_exit(pages: Pages) -> None:
     """When the server is asked to stop, end streamed responses and close WebSockets with
-    1001 first: uvicorn would wait for an endless stream until its shutdown timeout, and
-    close WebSockets with 1012.
+    1001 first: the server would wait for an endless stream until its shutdown timeout,
+    and uvicorn close WebSockets with 1012.
 
-    uvicorn imports the app with its signal handlers in place and its loop running, in the
-    main thread of each server process; they are chained after this one.
+    Called as the lifespan starts, on the server's loop in the main thread of its
+    process, once the server's own signal handlers are in place (uvicorn's, or those
+    Granian adds to its loop): they are chained after this one.
     """
     if threading.current_thread() is not threading.main_thread():
         return

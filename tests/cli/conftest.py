@@ -31,3 +31,12 @@ def project(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
         return write_files(root, files)
 
     return make
+
+
+@pytest.fixture(params=["uvicorn", "granian"])
+def server_name(request: pytest.FixtureRequest) -> str:
+    """The HTTP server a command test runs ``pagesfn`` under (``--server``), each in turn."""
+    if request.param == "granian":
+        pytest.importorskip("granian", reason="pip install 'pagesfn[granian]'")
+    name: str = request.param
+    return name

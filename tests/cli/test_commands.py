@@ -538,6 +538,33 @@ def test_a_port_in_use_fails_before_serving(
     assert no_server == []
 
 
+@pytest.mark.parametrize("where", ["flag", "file"])
+def test_granian_not_installed_is_one_line_naming_the_extra(
+    cli,
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    no_server: list[dict[str, Any]],
+    where: str,
+) -> None:
+    monkeypatch.setitem(sys.modules, "granian", None)  # as if it were not installed
+    files = {"functions/hello.py": HELLO}
+    if where == "file":
+        files["pagesfn.toml"] = 'server = "granian"\n'
+    flags = ["--server", "granian"] if where == "flag" else []
+    line = one_line(cli("serve", project(files), *flags))
+    assert line == "pagesfn: the granian server is not installed: pip install 'pagesfn[granian]'"
+    assert no_server == []
+
+
+def test_an_unknown_server_is_refused(cli, project: Project) -> None:
+    result = cli("serve", project({"functions/hello.py": HELLO}), "--server", "daphne")
+    assert result.exit_code == 2
+    assert "'daphne' is not one of 'uvicorn', 'granian'" in result.stderr
+    root = project({"functions/hello.py": HELLO, "pagesfn.toml": 'server = "daphne"\n'})
+    line = one_line(cli("serve", root))
+    assert '`server` must be "uvicorn" or "granian", not "daphne"' in line
+
+
 def test_an_unknown_log_format_is_refused_by_the_command(cli, project: Project) -> None:
     result = cli("serve", project({"functions/hello.py": HELLO}), "--log-format", "xml")
     assert result.exit_code == 2

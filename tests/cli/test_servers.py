@@ -217,6 +217,37 @@ def test_dev_reloads_edits_and_survives_broken_files(site: Path, tmp_path: Path)
     assert "WatchFiles detected changes" in output
 
 
+def test_dev_under_granian_reloads_edits_and_a_broken_tree(site: Path, tmp_path: Path) -> None:
+    """``pagesfn dev --server granian``: Granian's reloader watches the tree as uvicorn's
+    does; a tree broken while it is edited is answered with what is wrong, then fixed."""
+    pytest.importorskip("granian", reason="pip install 'pagesfn[granian]'")
+    functions = site / "functions"
+    user = functions / "api" / "users" / "[id].py"
+    with running("dev", site, "--server", "granian", cwd=tmp_path) as server:
+        assert status_and_json(server.get("/api/users/7")) == (200, {"id": "7"})
+        user.write_text(user.read_text().replace('"id": context', '"edited": True, "id": context'))
+        edited = (200, {"edited": True, "id": "7"})
+        wait_for(lambda: status_and_json(server.get("/api/users/7")), server, edited.__eq__)
+
+        bad = functions / "api" / "[a-b].py"
+        bad.write_text("def on_request_get(context):\n    return 'x'\n")
+        failing = wait_for(lambda: server.get("/"), server, lambda r: r.status_code == 500)
+        assert "api/[a-b].py" in failing.json()["detail"]
+        bad.unlink()
+        wait_for(lambda: status_and_json(server.get("/api/users/7")), server, edited.__eq__)
+        # What the server writes itself, and the bytecode, restart nothing.
+        restarts = server.output().count("Changes detected")
+        (functions / "api" / "__pycache__").mkdir(exist_ok=True)
+        (functions / "api" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"")
+        (functions / ".hidden").write_text("x")
+        time.sleep(1.5)
+        assert server.output().count("Changes detected") == restarts
+        status = server.stop(signal.SIGINT, STOP_TIMEOUT)
+        assert status in (0, -signal.SIGINT), server.output()
+    lines = [line for line in server.output().splitlines() if "GET /api/users/7 200" in line]
+    assert any("api/users/[id].py" in line for line in lines), server.output()
+
+
 def test_dev_reads_the_env_file(site: Path, tmp_path: Path) -> None:
     (site / ".env").write_text("GREETING=Howdy\n")
     with running("dev", site, cwd=tmp_path) as server:
@@ -224,15 +255,22 @@ def test_dev_reads_the_env_file(site: Path, tmp_path: Path) -> None:
         assert status_and_json(response) == (200, {"message": "Howdy, Ada!"})
 
 
-def test_serve_with_workers(site: Path, tmp_path: Path) -> None:
+#: How each server logs the process id of a worker it started.
+WORKER_STARTED = {
+    "uvicorn": r"Started server process \[(\d+)\]",
+    "granian": r"Spawning worker-\d+ with PID: (\d+)",
+}
+
+
+def test_serve_with_workers(site: Path, tmp_path: Path, server_name: str) -> None:
     (site / "functions" / "boom.py").write_text(
         "def on_request_get(context):\n    raise RuntimeError('secret detail')\n"
     )
-    with running("serve", site, "--workers", "2", cwd=tmp_path) as server:
+    with running("serve", site, "--workers", "2", "--server", server_name, cwd=tmp_path) as server:
         response = server.get("/api/hello?name=Ada")
         assert status_and_json(response) == (200, {"message": "Hello, Ada!"})
 
-        started = r"Started server process \[(\d+)\]"
+        started = WORKER_STARTED[server_name]
         pids = wait_for(
             lambda: set(re.findall(started, server.output())), server, lambda p: len(p) == 2
         )
@@ -255,22 +293,26 @@ def test_serve_with_workers(site: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", ["serve", "dev"])
-def test_the_start_up_line_names_the_event_loop_and_the_http_parser(
-    site: Path, tmp_path: Path, mode: str
+def test_the_start_up_line_names_the_server_the_event_loop_and_the_http_parser(
+    site: Path, tmp_path: Path, mode: str, server_name: str
 ) -> None:
     """A plain install serves on uvloop and httptools where the platform has them (they
     are dependencies), and the server says which loop and parser it runs on."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    with running(mode, site, cwd=tmp_path) as server:
-        line = f"pagesfn {mode}: {loop} event loop, {parser} HTTP parser"
+    if server_name == "granian":
+        parser = "hyper (Rust)"
+    with running(mode, site, "--server", server_name, cwd=tmp_path) as server:
+        line = f"pagesfn {mode}: {server_name}, {loop} event loop, {parser} HTTP parser"
         wait_for(server.output, server, lambda output: line in output)
     if sys.platform == "linux":  # where both have wheels, they are what a user gets
-        assert (loop, parser) == ("uvloop", "httptools")
+        assert loop == "uvloop"
+        assert parser in ("httptools", "hyper (Rust)")
 
 
-def test_serve_logs_json_lines(site: Path, tmp_path: Path) -> None:
-    with running("serve", site, "--access-log", "--log-format", "json", cwd=tmp_path) as server:
+def test_serve_logs_json_lines(site: Path, tmp_path: Path, server_name: str) -> None:
+    options = ("--access-log", "--log-format", "json", "--server", server_name)
+    with running("serve", site, *options, cwd=tmp_path) as server:
         server.get("/api/users/7?x=1", headers={"eo-log-uuid": "req-42"})
         server.get("/about")
 
@@ -372,9 +414,12 @@ async def on_request_get(context):
 """
 
 
-def test_serve_finishes_requests_and_wait_until_work_on_sigterm(site: Path, tmp_path: Path) -> None:
+def test_serve_finishes_requests_and_wait_until_work_on_sigterm(
+    site: Path, tmp_path: Path, server_name: str
+) -> None:
     (site / "functions" / "slow.py").write_text(SLOW)
-    with running("serve", site, cwd=tmp_path) as server, ThreadPoolExecutor(1) as pool:
+    serving = running("serve", site, "--server", server_name, cwd=tmp_path)
+    with serving as server, ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(server.get, "/slow")
         time.sleep(0.5)  # the request is being handled
         status = server.stop(signal.SIGTERM, 15)
@@ -402,12 +447,14 @@ async def on_websocket(socket):
 """
 
 
-def test_serve_closes_websockets_with_1001_on_sigterm(site: Path, tmp_path: Path) -> None:
+def test_serve_closes_websockets_with_1001_on_sigterm(
+    site: Path, tmp_path: Path, server_name: str
+) -> None:
     from websockets.exceptions import ConnectionClosed, InvalidStatus
     from websockets.sync.client import connect
 
     (site / "functions" / "watch.py").write_text(WATCHER)
-    with running("serve", site, cwd=tmp_path) as server:
+    with running("serve", site, "--server", server_name, cwd=tmp_path) as server:
         url = server.url.replace("http://", "ws://")
         with pytest.raises(InvalidStatus) as refused:
             connect(url + "/", open_timeout=10)  # an HTTP route: refused, and not logged
@@ -450,9 +497,11 @@ def on_request_get(context):
 
 
 @pytest.mark.parametrize("command", ["serve", "dev"])
-def test_stopping_ends_open_event_streams_at_once(site: Path, tmp_path: Path, command: str) -> None:
+def test_stopping_ends_open_event_streams_at_once(
+    site: Path, tmp_path: Path, command: str, server_name: str
+) -> None:
     (site / "functions" / "ticker.py").write_text(TICKER)
-    with running(command, site, cwd=tmp_path) as server:
+    with running(command, site, "--server", server_name, cwd=tmp_path) as server:
         with httpx.stream("GET", server.url + "/ticker", timeout=10) as response:
             lines = response.iter_lines()
             assert next(line for line in lines if line.startswith("data:")) == 'data: {"n":1}'
@@ -500,10 +549,14 @@ def test_the_scf_bootstrap_starts_a_server_that_answers(site: Path, tmp_path: Pa
 
 
 @pytest.mark.parametrize("mode", ["serve", "dev"])
-def test_a_connection_that_sends_no_head_is_closed(site: Path, tmp_path: Path, mode: str) -> None:
+def test_a_connection_that_sends_no_head_is_closed(
+    site: Path, tmp_path: Path, mode: str, server_name: str
+) -> None:
     """``--head-timeout`` reaches the server: a connection that sends nothing is closed, one
-    that sends part of a head gets 408, and the server serves on."""
-    with running(mode, site, "--head-timeout", "1", cwd=tmp_path) as server:
+    that sends part of a head gets 408 (Granian closes it without a word), and the server
+    serves on."""
+    options = ("--head-timeout", "1", "--server", server_name)
+    with running(mode, site, *options, cwd=tmp_path) as server:
         address = ("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
         with socket.create_connection(address, timeout=10) as idle:
             started = time.monotonic()
@@ -511,5 +564,9 @@ def test_a_connection_that_sends_no_head_is_closed(site: Path, tmp_path: Path, m
             assert 0.8 <= time.monotonic() - started < 8
         with socket.create_connection(address, timeout=10) as partial:
             partial.sendall(b"GET /api/hello HTTP/1.1\r\nHost:")
-            assert partial.recv(1024).startswith(b"HTTP/1.1 408 ")
+            answer = partial.recv(1024)
+            if server_name == "granian":
+                assert answer == b""
+            else:
+                assert answer.startswith(b"HTTP/1.1 408 ")
         assert server.get("/api/hello?name=Ada").status_code == 200

@@ -71,6 +71,9 @@ class ASGIFace:
     #: for a server whose process ends then (``pagesfn serve``); otherwise the app stays
     #: usable for another lifespan.
     close_at_shutdown = False
+    #: Called on the server's loop once the lifespan has started, when the server's own
+    #: signal handlers are in place: what the serving process sets up then.
+    on_server_start: Callable[[], None] | None = None
     close: Callable[[], None]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

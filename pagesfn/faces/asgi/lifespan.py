@@ -27,6 +27,8 @@ async def serve_lifespan(face: ASGIFace, receive: Receive, send: Send) -> None:
             except LifespanError as exc:
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
+            if face.on_server_start is not None:
+                face.on_server_start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await group.shutdown(face.shutdown_timeout)
