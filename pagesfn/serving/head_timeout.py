@@ -1,4 +1,4 @@
-"""The request head timeout of ``pagesfn serve`` and ``pagesfn dev``.
+"""The request head timeout of ``pagesfn serve`` and ``pagesfn dev`` under uvicorn.
 
 uvicorn bounds the idle time between two requests of a connection (its keep-alive
 timeout) but not the time a client takes to send a request head: a connection that sends
@@ -6,33 +6,35 @@ nothing, or a head one byte at a time, is held open for good. Here a connection 
 each complete head within ``head_timeout`` seconds of being opened or of its previous
 response; otherwise it is closed, after a 408 when part of a head had come.
 
-Two pieces, neither reaching into uvicorn: :class:`HeadTimeoutProtocol`, the HTTP protocol
-``pagesfn serve`` gives uvicorn (it wraps the one uvicorn would pick and owns the timer),
-and :class:`HeadWatch`, an ASGI middleware that tells the connection's protocol when a
-head has arrived and when its response is over. The protocol makes itself the current
-connection (a context variable) while uvicorn handles its bytes, which is when uvicorn
-creates the task running the app for a head: the task inherits it.
+:class:`HeadTimeoutProtocol` is the HTTP protocol ``pagesfn serve`` gives uvicorn: it wraps
+the one uvicorn would pick and owns one timer per connection, which costs a request
+nothing. Whether a request is being served is read off the inner protocol when the timer
+goes off (its current request cycle, which uvicorn's h11 and httptools protocols both
+keep as ``cycle``), and the end of each response moves the deadline (their
+``on_response_complete``, which each cycle calls). A connection upgraded to a WebSocket
+has another protocol on its transport: heads are over. The timeout itself is set in each
+server process by :func:`set_timeout` (``None`` or 0: none).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from typing import Any, cast
-
-from ..types import ASGIApp, Receive, Scope, Send
 
 #: Seconds a connection has to send a complete request head: the default.
 DEFAULT_HEAD_TIMEOUT = 15.0
 
 _TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
-_connection: contextvars.ContextVar[HeadTimeoutProtocol | None] = contextvars.ContextVar(
-    "pagesfn_connection", default=None
-)
-
-#: The timeout of this process's server, set by :class:`HeadWatch` (``None``: none).
+#: The timeout of this process's server (``None``: none).
 _timeout: float | None = DEFAULT_HEAD_TIMEOUT
+
+
+def set_timeout(timeout: float | None) -> None:
+    """Set the head timeout of the connections this process serves (``None`` or 0:
+    none)."""
+    global _timeout
+    _timeout = timeout or None
 
 
 class HeadTimeoutProtocol(asyncio.Protocol):
@@ -46,16 +48,22 @@ class HeadTimeoutProtocol(asyncio.Protocol):
         from uvicorn.importer import import_from_string
 
         self.inner: Any = import_from_string(HTTP_PROTOCOLS[self.inner_http])(*args, **kwargs)
+        if not hasattr(self.inner, "cycle") or not hasattr(self.inner, "on_response_complete"):
+            raise RuntimeError(
+                f"{type(self.inner).__name__} has no request cycle to watch: the head "
+                "timeout does not know this uvicorn version (set head_timeout = 0)"
+            )
+        # Each request cycle reports the end of its response to the protocol through
+        # this attribute: the deadline of the next head moves then.
+        self._responded = self.inner.on_response_complete
+        self.inner.on_response_complete = self._response_complete
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.timer: asyncio.TimerHandle | None = None
         #: When the connection's next head is due (the loop's clock).
         self.deadline: float | None = None
-        #: Requests whose head has arrived and whose response is not over.
-        self.active = 0
-        #: Whether bytes of a head have come since the timer started.
+        #: Whether bytes have come since the last response ended (part of a head).
         self.partial = False
-        self.upgraded = False
 
     # -- asyncio.Protocol, passed on ------------------------------------------------------
 
@@ -63,20 +71,11 @@ class HeadTimeoutProtocol(asyncio.Protocol):
         # A stream transport (uvloop's is one without being an asyncio.Transport subclass).
         self.transport = cast(asyncio.Transport, transport)
         self._start()
-        token = _connection.set(self)
-        try:
-            self.inner.connection_made(transport)
-        finally:
-            _connection.reset(token)
+        self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self.active == 0:
-            self.partial = True
-        token = _connection.set(self)
-        try:
-            self.inner.data_received(data)
-        finally:
-            _connection.reset(token)
+        self.partial = True
+        self.inner.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
@@ -92,22 +91,12 @@ class HeadTimeoutProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.inner.resume_writing()
 
-    # -- what HeadWatch reports -----------------------------------------------------------
-
-    def head_received(self) -> None:
-        self.active += 1
+    def _response_complete(self) -> None:
         self.partial = False
-
-    def response_done(self) -> None:
-        self.active -= 1
         # No timer per request: the one running moves its deadline when it goes off.
-        self.deadline = self.loop.time() + _timeout if _timeout is not None else None
-
-    def upgrade(self) -> None:
-        """The connection is a WebSocket now: heads are over."""
-        self.upgraded = True
-        self.active += 1
-        self._cancel()
+        if _timeout is not None:
+            self.deadline = self.loop.time() + _timeout
+        self._responded()
 
     # -- the timer ------------------------------------------------------------------------
 
@@ -124,42 +113,20 @@ class HeadTimeoutProtocol(asyncio.Protocol):
     def _expired(self) -> None:
         self.timer = None
         transport = self.transport
-        if transport is None or transport.is_closing() or self.upgraded or _timeout is None:
+        if transport is None or transport.is_closing() or _timeout is None:
             return
+        if transport.get_protocol() is not self:
+            return  # upgraded to a WebSocket: heads are over
         now = self.loop.time()
+        cycle = self.inner.cycle
+        if cycle is not None and not cycle.response_complete:
+            # Serving: the next head has the timeout from the end of this response.
+            self.timer = self.loop.call_at(now + _timeout, self._expired)
+            return
         deadline = self.deadline if self.deadline is not None else now
-        if self.active or now < deadline:
-            # Serving, or a response ended since: the next head has until its deadline.
-            self.timer = self.loop.call_at(
-                now + _timeout if self.active else deadline, self._expired
-            )
+        if now < deadline:  # a response ended since the timer was set
+            self.timer = self.loop.call_at(deadline, self._expired)
             return
         if self.partial:
             transport.write(_TIMED_OUT)
         transport.close()
-
-
-class HeadWatch:
-    """Reports each request of a connection to its :class:`HeadTimeoutProtocol`; sets this
-    process's head timeout (``None`` or 0: none)."""
-
-    def __init__(self, app: ASGIApp, timeout: float | None) -> None:
-        global _timeout
-        _timeout = timeout or None
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        connection = _connection.get()
-        kind = scope["type"]
-        if connection is None or kind == "lifespan":
-            await self.app(scope, receive, send)
-            return
-        if kind == "websocket":
-            connection.upgrade()
-            await self.app(scope, receive, send)
-            return
-        connection.head_received()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            connection.response_done()

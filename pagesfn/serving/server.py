@@ -33,7 +33,7 @@ from ..routing.rules import load_routes_json
 from ..types import ASGIApp, Receive, Scope, Send
 from . import granian_server
 from .config import Config, load_config
-from .head_timeout import HeadTimeoutProtocol, HeadWatch
+from .head_timeout import HeadTimeoutProtocol, set_timeout
 
 if TYPE_CHECKING:
     from ..app import Pages
@@ -220,7 +220,8 @@ def app_from_environment() -> Any:
         # While files are being edited the tree can be broken for a moment: answer with
         # what is wrong until the next change reloads it, rather than not at all.
         logger.error("%s", exc)
-        return _with_head_timeout(broken_tree_app(exc, debug=bool(config.debug)), config)
+        set_timeout(config.head_timeout)
+        return broken_tree_app(exc, debug=bool(config.debug))
     loop, parser = serving_stack(config.server)
     # Said where the server says its own start-up lines.
     logging.getLogger(_SERVER_LOGGERS[config.server]).info(
@@ -236,7 +237,9 @@ def app_from_environment() -> Any:
     # finalizer (uvicorn re-raises the signal): the app releases what it holds then (the
     # last connection to a SQLite KV file checkpoints its WAL back into it).
     pages.close_at_shutdown = True
-    return _with_head_timeout(app, config)
+    # uvicorn's connections are held to it by their protocol (Granian times heads itself).
+    set_timeout(config.head_timeout)
+    return app
 
 
 #: The logger each server writes its own lines to.
@@ -258,14 +261,6 @@ def serving_stack(server: str = "uvicorn") -> tuple[str, str]:
     loop = "uvloop" if running.startswith("uvloop") else "asyncio"
     parser = "httptools" if AutoHTTPProtocol.__name__ == "HttpToolsProtocol" else "h11"
     return loop, parser
-
-
-def _with_head_timeout(app: Any, config: Config) -> Any:
-    """``app`` reporting its requests to the head timeout, when there is one and the
-    server is uvicorn (Granian times request heads itself)."""
-    if config.head_timeout and config.server == "uvicorn":
-        return HeadWatch(app, config.head_timeout)
-    return app
 
 
 def _end_connections_on_exit(pages: Pages) -> None:

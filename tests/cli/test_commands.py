@@ -24,7 +24,7 @@ import pagesfn.serving.server
 from pagesfn import Pages, RouteDefinitionError
 from pagesfn.errors import Problem
 from pagesfn.serving.cli import STARTUP_FAILURE, main
-from pagesfn.serving.head_timeout import HeadTimeoutProtocol, HeadWatch
+from pagesfn.serving.head_timeout import HeadTimeoutProtocol
 from pagesfn.serving.logs import AccessLog, answering_file
 from pagesfn.serving.scaffold import project_files
 from pagesfn.serving.server import OPTIONS_VARIABLE, app_from_environment, broken_tree_app, resolve
@@ -521,7 +521,7 @@ def test_dev_starts_on_a_broken_tree_and_shows_what_is_wrong(
     try:
         assert call_app(fixed, "GET", "/hello").text == "hello"
     finally:
-        unloaded(fixed.app.pages)  # inside the head timeout's HeadWatch
+        unloaded(fixed.pages)  # inside the request log
 
 
 @pytest.mark.parametrize("command", ["dev", "serve"])
@@ -663,10 +663,8 @@ def test_serve_runs_uvicorn_with_workers_and_no_reload(
         False,
     )
     assert call["access_log"] is False  # pagesfn writes its own
-    watched = app_from_environment()
-    assert isinstance(watched, HeadWatch)  # the head timeout's half (pagesfn.serving.head_timeout)
-    assert call["http"] is HeadTimeoutProtocol
-    app = watched.app
+    app = app_from_environment()
+    assert call["http"] is HeadTimeoutProtocol  # the head timeout (serving.head_timeout)
     try:
         assert isinstance(app, Pages)
         assert app.debug is False
@@ -686,9 +684,7 @@ def test_dev_runs_uvicorn_with_reload_watching_the_tree(
     assert call["reload_dirs"] == [str(root / "functions")]
     assert call["reload_includes"] == ["*"]
     assert "__pycache__" in call["reload_excludes"]
-    watched = app_from_environment()
-    assert isinstance(watched, HeadWatch)
-    app = watched.app
+    app = app_from_environment()
     try:
         assert isinstance(app, AccessLog)
         assert app.json_lines is True

@@ -14,7 +14,8 @@ from servers import uvicorn_serving
 from websockets.sync.client import connect
 
 from pagesfn import Pages
-from pagesfn.serving.head_timeout import HeadTimeoutProtocol, HeadWatch
+from pagesfn.serving import head_timeout
+from pagesfn.serving.head_timeout import HeadTimeoutProtocol
 
 TIMEOUT = 0.6
 
@@ -43,10 +44,15 @@ def server(
 ) -> Iterator[tuple[str, int]]:
     if request.param is HttpTools:
         pytest.importorskip("httptools")
-    app = HeadWatch(pages(TREE), TIMEOUT)
-    with uvicorn_serving(app, request.param, ws="websockets-sansio", timeout_keep_alive=30) as url:
-        host, port = url.removeprefix("http://").split(":")
-        yield host, int(port)
+    head_timeout.set_timeout(TIMEOUT)
+    app = pages(TREE)
+    try:
+        options = {"ws": "websockets-sansio", "timeout_keep_alive": 30}
+        with uvicorn_serving(app, request.param, **options) as url:
+            host, port = url.removeprefix("http://").split(":")
+            yield host, int(port)
+    finally:
+        head_timeout.set_timeout(head_timeout.DEFAULT_HEAD_TIMEOUT)
 
 
 def read_all(conn: socket.socket, limit: float = 5.0) -> bytes:
