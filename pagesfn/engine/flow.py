@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from .pipeline import Pipeline
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though never changed: made for every request (see routing.matcher.Match).
+@dataclass(slots=True)
 class Step:
     """A handler of the chain with the params of its file's pattern."""
 

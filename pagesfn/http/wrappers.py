@@ -121,6 +121,42 @@ class Request(_SansIORequest):
         if form_limits is not None:
             self.form_limits = form_limits
 
+    @classmethod
+    def canonical(
+        cls,
+        method: str,
+        scheme: str,
+        server: tuple[str, int | None] | None,
+        root_path: str,
+        path: str,
+        query_string: bytes,
+        headers: Callable[[], Headers],
+        remote_addr: str | None,
+        body: BodySource,
+        raw_path: bytes,
+        percent_encoded: bool,
+        form_limits: tuple[int | None, int | None],
+    ) -> Request:
+        """The request of values a face has already put in canonical form: ``method``
+        upper case, ``root_path`` without a trailing slash, ``path`` starting with one,
+        ``raw_path`` its form as sent, the headers made when first asked for. The
+        constructor's checks are skipped (a request is made for every request)."""
+        request = cls.__new__(cls)
+        request.method = method
+        request.scheme = scheme
+        request.server = server
+        request.root_path = root_path
+        request.path = path
+        request.query_string = query_string
+        request._make_headers = headers
+        request.remote_addr = remote_addr
+        request._body_source = body
+        request._body = None
+        request.raw_path = raw_path
+        request.percent_encoded = percent_encoded
+        request.form_limits = form_limits
+        return request
+
     @cached_property
     def headers(self) -> Headers:
         return self._make_headers()

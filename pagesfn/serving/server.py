@@ -120,6 +120,9 @@ def run(
         reload_includes=["*"] if reload else None,
         reload_excludes=[*_EXCLUDED, *_unwatched(config, watched)] if watched else None,
         access_log=False,  # pagesfn writes its own (see pagesfn.serving.logs)
+        # No `server: uvicorn` on every response: it names the software to any client and
+        # costs each response a header (Granian sends none either).
+        server_header=False,
         ws="websockets-sansio",
         # uvicorn's HTTP protocol with a request head timeout (pagesfn.serving.head_timeout).
         http=HeadTimeoutProtocol if config.head_timeout else "auto",

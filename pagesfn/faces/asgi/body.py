@@ -167,11 +167,12 @@ def scope_request(
     """The :class:`Request` of an ASGI request (``path``, ``raw`` and ``encoded`` from
     :func:`route_path`); its headers are decoded when first asked for."""
     client = scope.get("client")
-    return Request(
+    root_path: str = scope.get("root_path", "")
+    return Request.canonical(
         method,
         scope.get("scheme", "http"),
         scope.get("server"),
-        scope.get("root_path", ""),
+        root_path.rstrip("/") if root_path else root_path,
         path,
         scope.get("query_string", b""),
         scope_headers(scope),

@@ -3,64 +3,94 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import math
 import sys
 from typing import Any
 
-logger = logging.getLogger("pagesfn")
+#: Where a watched request stands: still running, ended (its response started), or
+#: cancelled by the watchdog.
+_RUNNING, _ENDED, _FIRED = 0, 1, 2
+
+#: Epochs in one timeout, at least: a request is cancelled at most this fraction of the
+#: timeout late.
+_EPOCHS_PER_TIMEOUT = 8
+#: The longest epoch, in seconds: the most a long timeout may run over.
+_LONGEST_EPOCH = 1.0
+
+
+class Watch:
+    """One watched request: its task, the epoch it started in, where it stands."""
+
+    __slots__ = ("epoch", "state", "task")
+
+    def __init__(self, task: asyncio.Task[Any] | None, epoch: int) -> None:
+        self.task = task
+        self.epoch = epoch
+        self.state = _RUNNING
 
 
 class Watchdog:
     """Cancels the requests of one event loop that run past their deadline.
 
-    Every request of an app has the same timeout, so deadlines come in the order requests
-    start: a dict in insertion order, keyed by each request's task, is their queue, and
-    one timer, set for the oldest, serves them all. Watching a request costs a dict
-    insertion and deletion, not a timer of its own.
+    Watching a request costs one small object and a list append, ending it two stores: no
+    clock is read and nothing is removed per request. While requests are watched, a timer
+    ticks once an epoch (an eighth of the timeout, at most a second); each tick drops the
+    requests that ended from the list and cancels those that have run for the timeout
+    whole epochs. A request is so cancelled between ``timeout`` and ``timeout`` plus two
+    epochs after it started, never before.
     """
 
-    __slots__ = ("_deadlines", "_fired", "_timer", "loop", "timeout")
+    __slots__ = ("_epoch", "_span", "_tick", "_timer", "_watched", "loop", "timeout")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self.loop = loop
         self.timeout = timeout
-        self._deadlines: dict[asyncio.Task[Any], float] = {}
-        self._fired: set[asyncio.Task[Any]] = set()
+        #: Seconds per epoch, and the whole epochs a request may run.
+        self._tick = min(timeout / _EPOCHS_PER_TIMEOUT, _LONGEST_EPOCH)
+        self._span = math.ceil(timeout / self._tick)
+        self._epoch = 0
+        self._watched: list[Watch] = []
         self._timer: asyncio.TimerHandle | None = None
 
-    def watch(self) -> asyncio.Task[Any]:
-        """Watch the running task from now until :meth:`end`; returns it."""
+    def watch(self) -> Watch:
+        """Watch the running task from now until :meth:`end`."""
         task = asyncio.current_task(self.loop)
         if task is None:
             raise RuntimeError("a request is watched from inside its task")
-        deadline = self.loop.time() + self.timeout
-        self._deadlines[task] = deadline
+        watched = Watch(task, self._epoch)
+        self._watched.append(watched)
         if self._timer is None:
-            self._timer = self.loop.call_at(deadline, self._check)
-        return task
+            self._timer = self.loop.call_later(self._tick, self._sweep)
+        return watched
 
-    def end(self, task: asyncio.Task[Any]) -> bool:
-        """Stop watching ``task`` (again is harmless); whether its deadline had passed.
-        Then the cancellation it caused is taken back, so the request can still be
-        answered, unless the task was also cancelled otherwise (the server stopping)."""
-        self._deadlines.pop(task, None)
-        if task not in self._fired:
+    def end(self, watched: Watch) -> bool:
+        """Stop watching (again is harmless); whether the deadline had passed. Then the
+        cancellation it caused is taken back, so the request can still be answered, unless
+        the task was also cancelled otherwise (the server stopping)."""
+        state = watched.state
+        watched.state = _ENDED
+        task = watched.task
+        watched.task = None
+        if state != _FIRED or task is None:
             return False
-        self._fired.discard(task)
         if sys.version_info >= (3, 11):
             return task.uncancel() == 0
         return True
 
-    def _check(self) -> None:
+    def _sweep(self) -> None:
         self._timer = None
-        now = self.loop.time()
-        expired = []
-        for task, deadline in self._deadlines.items():
-            if deadline > now:
-                self._timer = self.loop.call_at(deadline, self._check)
-                break
-            expired.append(task)
-        for task in expired:
-            del self._deadlines[task]
-            self._fired.add(task)
-            task.cancel()
+        self._epoch += 1
+        # Started in this epoch or before it: a whole timeout's epochs have passed since.
+        due = self._epoch - self._span - 1
+        running = []
+        for watched in self._watched:
+            if watched.state != _RUNNING:
+                continue
+            if watched.epoch <= due and watched.task is not None:
+                watched.state = _FIRED
+                watched.task.cancel()
+            else:
+                running.append(watched)
+        self._watched = running
+        if running:
+            self._timer = self.loop.call_later(self._tick, self._sweep)
