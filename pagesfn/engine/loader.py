@@ -108,6 +108,8 @@ class ModuleLoader:
         self._failures: dict[str, tuple[HandlerLoadError, TracebackType | None]] = {}
         self._names: dict[str, str] = {}  # module name -> file, to keep names unique
         self._modules: dict[str, types.ModuleType] = {}  # file -> its module, imported once
+        #: Called when the modules are forgotten: what holds their functions forgets them.
+        self.on_unload: list[Callable[[], None]] = []
         self._register_package(self.package, self.root)
 
     def endpoint(self, route: Route) -> Endpoint:
@@ -168,6 +170,8 @@ class ModuleLoader:
             self._endpoints.clear()
             self._failures.clear()
             self._modules.clear()
+            for forget in self.on_unload:
+                forget()
 
     # -- internals -----------------------------------------------------------------------
 

@@ -57,6 +57,13 @@ class Pipeline:
         self._has_middleware = bool(table.middleware)
         self.worker = table.worker
         self.loader = loader
+        #: (method, raw path) -> (handler, file) of all-static routes already resolved,
+        #: when a route is all a request runs through (no middleware, _routes.json or
+        #: worker): such a request skips matching and loading. Standard methods only, so
+        #: it holds at most a few entries per route.
+        self._resolved: dict[tuple[str, bytes], tuple[Handler, str]] = {}
+        self._resolvable = not table.middleware and rules is None and table.worker is None
+        loader.on_unload.append(self._resolved.clear)
         self.settings = settings
         self.debug = debug
         #: What exceptions become.
@@ -91,6 +98,11 @@ class Pipeline:
         # middleware, routes, mounts, static files, the origin): a path not in canonical
         # form is refused here. A hit among the all-static routes is canonical already.
         method = request.method
+        if self._resolvable and not request.websocket:
+            resolved = self._resolved.get((method, request.raw_path))
+            if resolved is not None:
+                step = Step(resolved[0], {}, resolved[1])
+                return Flow(self, request, (), step, schedule, face, io, loop)
         segments: tuple[str, ...] | None = None
         found: Match | NoMatch | None = self.matcher.match_static(
             WEBSOCKET if request.websocket else method, request.raw_path
@@ -121,6 +133,14 @@ class Pipeline:
                     return self.failures.load_failed(request, exc)
                 steps.extend(Step(handler, params, route.file) for handler in handlers)
         target = self._route(request, found, segments)
+        if (
+            segments is None  # an all-static route's path, matched as sent
+            and type(target) is Step
+            and self._resolvable
+            and not request.websocket
+            and method in _RESOLVED_METHODS
+        ):
+            self._resolved[method, request.raw_path] = (target.handler, target.file)
         if not steps and not isinstance(target, Step):
             if not isinstance(target, NoMatch):
                 return target  # a mounted app to call as is, or a finished response
@@ -280,4 +300,7 @@ class Pipeline:
 
 _NOTHING = NoMatch(frozenset())
 _STATIC_METHODS = frozenset({"GET", "HEAD"})
+#: The methods whose resolved routes are kept: a route taking any method must not let a
+#: client grow the cache with made-up ones.
+_RESOLVED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _WEBSOCKET_ONLY = frozenset({WEBSOCKET})

@@ -6,11 +6,12 @@ import asyncio
 import dataclasses
 import datetime
 import decimal
+import functools
 import json as _json
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from io import BytesIO
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 from urllib.parse import quote, unquote
 
 from werkzeug.datastructures import FileStorage, Headers, MultiDict
@@ -19,12 +20,32 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.request import Request as _SansIORequest
 from werkzeug.sansio.response import Response as _SansIOResponse
 from werkzeug.urls import iri_to_uri
-from werkzeug.utils import cached_property, get_content_type
+from werkzeug.utils import get_content_type
 
 from ..errors import BadRequest, BodyAccessError
 from ..routing.path import split_path
 
 HeadersInit = Headers | Mapping[str, str] | list[tuple[str, str]] | None
+
+_T = TypeVar("_T")
+
+
+class cached_property(functools.cached_property[_T]):
+    """Computed on first read, then kept in the instance's ``__dict__``, where later reads
+    find it as a plain attribute. Unlike werkzeug's (a data descriptor: every read calls
+    it) and Python 3.11's (which takes a lock on the first), it costs one call, once;
+    these are read on every request."""
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> cached_property[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> _T: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> cached_property[_T] | _T:
+        if instance is None:
+            return self
+        value: _T = self.func(instance)
+        instance.__dict__[self.attrname] = value  # type: ignore[index]
+        return value
 
 
 class BodySource(Protocol):
@@ -107,9 +128,11 @@ class Request(_SansIORequest):
         self.path = path if path.startswith("/") else "/" + path
         self.query_string = query_string
         if isinstance(headers, Headers):
-            self.__dict__["headers"] = headers
+            self._headers: Headers | None = headers
         else:
+            self._headers = None
             self._make_headers = headers
+        self._segments: tuple[str, ...] | None = None
         self.remote_addr = remote_addr
         self._body_source = body
         self._body: bytes | None = None
@@ -148,7 +171,9 @@ class Request(_SansIORequest):
         request.root_path = root_path
         request.path = path
         request.query_string = query_string
+        request._headers = None
         request._make_headers = headers
+        request._segments = None
         request.remote_addr = remote_addr
         request._body_source = body
         request._body = None
@@ -157,16 +182,32 @@ class Request(_SansIORequest):
         request.form_limits = form_limits
         return request
 
-    @cached_property
-    def headers(self) -> Headers:
-        return self._make_headers()
+    # What is made lazily has its attribute set (to None) by the constructors: an
+    # attribute added to an instance later costs more than the value takes to compute
+    # (the instance's dict is rebuilt).
 
-    @cached_property
+    @property
+    def headers(self) -> Headers:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = self._make_headers()
+        return headers
+
+    @headers.setter
+    def headers(self, headers: Headers) -> None:
+        self._headers = headers
+
+    @property
     def segments(self) -> tuple[str, ...]:
         """The path's segments, decoded: the one decision every consumer of the request
         routes on (:func:`~pagesfn.routing.split_path`), made once. Raises
         :class:`~pagesfn.errors.BadRequest` (400) for a path it refuses."""
-        return split_path(self.raw_path, percent_encoded=self.percent_encoded)
+        segments = self._segments
+        if segments is None:
+            segments = self._segments = split_path(
+                self.raw_path, percent_encoded=self.percent_encoded
+            )
+        return segments
 
     def replace(
         self,

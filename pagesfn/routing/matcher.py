@@ -224,10 +224,12 @@ def _plain(raw: bytes) -> bool:
 
 
 def _params(route: Route, segments: Sequence[str]) -> Params:
-    return {
-        name: list(segments[index:]) if catchall else segments[index]
-        for index, name, catchall in route.param_slots
-    }
+    # A loop, not a comprehension: this runs per request, and a comprehension is a
+    # function call of its own before Python 3.12.
+    params: Params = {}
+    for index, name, catchall in route.param_slots:
+        params[name] = list(segments[index:]) if catchall else segments[index]
+    return params
 
 
 class MiddlewareMatcher:

@@ -20,7 +20,7 @@ from ...http.wrappers import Request, Response
 from ...types import Message, Receive, Scope, Send
 from .body import LimitedReceive
 from .send import send_response
-from .watchdog import Watch, Watchdog
+from .watchdog import Watchdog
 
 if TYPE_CHECKING:
     from .face import ASGIFace
@@ -77,8 +77,8 @@ class StartedGuard:
 
     __slots__ = ("send", "started", "task", "watchdog")
 
-    #: The request, while the watchdog watches it.
-    task: Watch
+    #: The request's task, while the watchdog watches it.
+    task: asyncio.Task[Any]
 
     def __init__(self, send: Send) -> None:
         self.send = send

@@ -7,40 +7,26 @@ import math
 import sys
 from typing import Any
 
-#: Where a watched request stands: still running, ended (its response started), or
-#: cancelled by the watchdog.
-_RUNNING, _ENDED, _FIRED = 0, 1, 2
-
-#: Epochs in one timeout, at least: a request is cancelled at most this fraction of the
-#: timeout late.
+#: Epochs in one timeout, at least: a request is cancelled at most two of them late.
 _EPOCHS_PER_TIMEOUT = 8
-#: The longest epoch, in seconds: the most a long timeout may run over.
+#: The longest epoch, in seconds.
 _LONGEST_EPOCH = 1.0
-
-
-class Watch:
-    """One watched request: its task, the epoch it started in, where it stands."""
-
-    __slots__ = ("epoch", "state", "task")
-
-    def __init__(self, task: asyncio.Task[Any] | None, epoch: int) -> None:
-        self.task = task
-        self.epoch = epoch
-        self.state = _RUNNING
+#: What a request the watchdog cancelled is marked with, in place of its epoch.
+_FIRED = -1
 
 
 class Watchdog:
     """Cancels the requests of one event loop that run past their deadline.
 
-    Watching a request costs one small object and a list append, ending it two stores: no
-    clock is read and nothing is removed per request. While requests are watched, a timer
-    ticks once an epoch (an eighth of the timeout, at most a second); each tick drops the
-    requests that ended from the list and cancels those that have run for the timeout
-    whole epochs. A request is so cancelled between ``timeout`` and ``timeout`` plus two
-    epochs after it started, never before.
+    Each watched request's task is a key of a dict, its value the epoch it started in:
+    watching costs an insertion and ending a removal, and no clock is read. While
+    requests are watched, a timer ticks once an epoch (an eighth of the timeout, at most
+    a second) and cancels the requests that have run for the timeout's whole epochs: a
+    request is cancelled between ``timeout`` and ``timeout`` plus two epochs after it
+    started, never before.
     """
 
-    __slots__ = ("_epoch", "_span", "_tick", "_timer", "_watched", "loop", "timeout")
+    __slots__ = ("_epoch", "_running", "_span", "_tick", "_timer", "loop", "timeout")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self.loop = loop
@@ -49,29 +35,25 @@ class Watchdog:
         self._tick = min(timeout / _EPOCHS_PER_TIMEOUT, _LONGEST_EPOCH)
         self._span = math.ceil(timeout / self._tick)
         self._epoch = 0
-        self._watched: list[Watch] = []
+        #: task -> the epoch it was watched from, or _FIRED once cancelled.
+        self._running: dict[asyncio.Task[Any], int] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    def watch(self) -> Watch:
-        """Watch the running task from now until :meth:`end`."""
+    def watch(self) -> asyncio.Task[Any]:
+        """Watch the running task from now until :meth:`end`; returns it."""
         task = asyncio.current_task(self.loop)
         if task is None:
             raise RuntimeError("a request is watched from inside its task")
-        watched = Watch(task, self._epoch)
-        self._watched.append(watched)
+        self._running[task] = self._epoch
         if self._timer is None:
             self._timer = self.loop.call_later(self._tick, self._sweep)
-        return watched
+        return task
 
-    def end(self, watched: Watch) -> bool:
-        """Stop watching (again is harmless); whether the deadline had passed. Then the
-        cancellation it caused is taken back, so the request can still be answered, unless
-        the task was also cancelled otherwise (the server stopping)."""
-        state = watched.state
-        watched.state = _ENDED
-        task = watched.task
-        watched.task = None
-        if state != _FIRED or task is None:
+    def end(self, task: asyncio.Task[Any]) -> bool:
+        """Stop watching ``task`` (again is harmless); whether its deadline had passed.
+        Then the cancellation it caused is taken back, so the request can still be
+        answered, unless the task was also cancelled otherwise (the server stopping)."""
+        if self._running.pop(task, None) != _FIRED:
             return False
         if sys.version_info >= (3, 11):
             return task.uncancel() == 0
@@ -80,17 +62,13 @@ class Watchdog:
     def _sweep(self) -> None:
         self._timer = None
         self._epoch += 1
-        # Started in this epoch or before it: a whole timeout's epochs have passed since.
+        running = self._running
+        if not running:
+            return
+        # Watched in this epoch or before it: a whole timeout's epochs have passed since.
         due = self._epoch - self._span - 1
-        running = []
-        for watched in self._watched:
-            if watched.state != _RUNNING:
-                continue
-            if watched.epoch <= due and watched.task is not None:
-                watched.state = _FIRED
-                watched.task.cancel()
-            else:
-                running.append(watched)
-        self._watched = running
-        if running:
-            self._timer = self.loop.call_later(self._tick, self._sweep)
+        for task, epoch in running.items():
+            if epoch != _FIRED and epoch <= due:
+                running[task] = _FIRED  # a value replaced: the dict's size is unchanged
+                task.cancel()
+        self._timer = self.loop.call_later(self._tick, self._sweep)
