@@ -156,10 +156,12 @@ def test_a_route_may_answer_http_and_websocket(ws_server):
     import httpx
 
     url = ws_server(ECHO) + "/both"
-    with opened(url) as socket:
-        assert socket.recv(timeout=10) == "upgraded"
-    response = httpx.get(url.replace("ws://", "http://"))
-    assert (response.status_code, response.text) == (200, "plain GET")
+    # Asked over HTTP first too: what the route resolved to for GET is not the handshake's.
+    for _ in range(2):
+        response = httpx.get(url.replace("ws://", "http://"))
+        assert (response.status_code, response.text) == (200, "plain GET")
+        with opened(url) as socket:
+            assert socket.recv(timeout=10) == "upgraded"
 
 
 # Handshakes nobody takes
