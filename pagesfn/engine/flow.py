@@ -95,17 +95,24 @@ Call = tuple[Any, ...]
 class Flow(Generic[IO]):
     """The state of one request through its chain; built by :meth:`Pipeline.prepare`."""
 
-    # Values most requests never change are class attributes: a request sets only what
-    # it uses (this object is built for every request).
-    opened: list[object] | None = None
-    pass_through = False
-    #: (exception, file, handler) of the innermost step an exception left.
-    failed_in: tuple[BaseException, str, str] | None = None
-    #: When the response is due (``time.monotonic()``) and the timeout, on the WSGI face,
-    #: where nothing cancels a call: async steps are waited for until then, and a sync
-    #: step that returns later has its result discarded. The ASGI face cancels instead.
-    deadline: tuple[float, float] | None = None
-    _uuid: str | None = None
+    # Slots, every one set here: this object is built for every request, and an attribute
+    # added to an instance's dict later (a deadline, a failure) would rebuild the dict.
+    __slots__ = (
+        "_loop",
+        "_uuid",
+        "data",
+        "deadline",
+        "face",
+        "failed_in",
+        "io",
+        "opened",
+        "pass_through",
+        "pipeline",
+        "request",
+        "schedule",
+        "steps",
+        "target",
+    )
 
     def __init__(
         self,
@@ -131,6 +138,17 @@ class Flow(Generic[IO]):
         self.face = face
         self.io = io
         self._loop = loop
+        #: Streamed bodies the chain opened (mounted apps', the origin's).
+        self.opened: list[object] | None = None
+        self.pass_through = False
+        #: (exception, file, handler) of the innermost step an exception left.
+        self.failed_in: tuple[BaseException, str, str] | None = None
+        #: When the response is due (``time.monotonic()``) and the timeout, on the WSGI
+        #: face, where nothing cancels a call: async steps are waited for until then, and
+        #: a sync step that returns later has its result discarded. The ASGI face cancels
+        #: instead.
+        self.deadline: tuple[float, float] | None = None
+        self._uuid: str | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
