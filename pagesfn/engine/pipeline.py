@@ -57,11 +57,11 @@ class Pipeline:
         self._has_middleware = bool(table.middleware)
         self.worker = table.worker
         self.loader = loader
-        #: (method, raw path) -> (handler, file) of all-static routes already resolved,
+        #: raw path -> method -> (handler, file) of all-static routes already resolved,
         #: when a route is all a request runs through (no middleware, _routes.json or
         #: worker): such a request skips matching and loading. Standard methods only, so
         #: it holds at most a few entries per route.
-        self._resolved: dict[tuple[str, bytes], tuple[Handler, str]] = {}
+        self._resolved: dict[bytes, dict[str, tuple[Handler, str]]] = {}
         self._resolvable = not table.middleware and rules is None and table.worker is None
         loader.on_unload.append(self._resolved.clear)
         self.settings = settings
@@ -99,7 +99,8 @@ class Pipeline:
         # form is refused here. A hit among the all-static routes is canonical already.
         method = request.method
         if self._resolvable and not request.websocket:
-            resolved = self._resolved.get((method, request.raw_path))
+            by_method = self._resolved.get(request.raw_path)
+            resolved = None if by_method is None else by_method.get(method)
             if resolved is not None:
                 step = Step(resolved[0], {}, resolved[1])
                 return Flow(self, request, (), step, schedule, face, io, loop)
@@ -132,7 +133,7 @@ class Pipeline:
                 except HandlerLoadError as exc:
                     return self.failures.load_failed(request, exc)
                 steps.extend(Step(handler, params, route.file) for handler in handlers)
-        target = self._route(request, found, segments)
+        target = self._route(request, method, found, segments)
         if (
             segments is None  # an all-static route's path, matched as sent
             and type(target) is Step
@@ -140,7 +141,8 @@ class Pipeline:
             and not request.websocket
             and method in _RESOLVED_METHODS
         ):
-            self._resolved[method, request.raw_path] = (target.handler, target.file)
+            by_path = self._resolved.setdefault(request.raw_path, {})
+            by_path[method] = (target.handler, target.file)
         if not steps and not isinstance(target, Step):
             if not isinstance(target, NoMatch):
                 return target  # a mounted app to call as is, or a finished response
@@ -154,15 +156,17 @@ class Pipeline:
             segments = request.segments
         except BadRequest as exc:
             return self.failures.refused(exc)
-        return self._route(request, None, segments)
+        return self._route(request, request.method, None, segments)
 
     def _route(
         self,
         request: Request,
+        method: str,
         found: Match | NoMatch | None,
         segments: tuple[str, ...] | None,
     ) -> Step | MountCall | Response | NoMatch:
-        method = WEBSOCKET if request.websocket else request.method
+        if request.websocket:
+            method = WEBSOCKET
         if found is None:
             assert segments is not None
             found = self.matcher.match(method, segments)

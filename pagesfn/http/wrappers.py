@@ -48,6 +48,10 @@ class cached_property(functools.cached_property[_T]):
         return value
 
 
+def _called(make: Callable[[], Headers]) -> Headers:
+    return make()
+
+
 class BodySource(Protocol):
     """Where a request body comes from; each face provides one."""
 
@@ -131,7 +135,8 @@ class Request(_SansIORequest):
             self._headers: Headers | None = headers
         else:
             self._headers = None
-            self._make_headers = headers
+            self._header_source: Any = headers
+            self._make_headers: Callable[[Any], Headers] = _called
         self._segments: tuple[str, ...] | None = None
         self.remote_addr = remote_addr
         self._body_source = body
@@ -153,7 +158,8 @@ class Request(_SansIORequest):
         root_path: str,
         path: str,
         query_string: bytes,
-        headers: Callable[[], Headers],
+        make_headers: Callable[[Any], Headers],
+        header_source: Any,
         remote_addr: str | None,
         body: BodySource,
         raw_path: bytes,
@@ -162,8 +168,9 @@ class Request(_SansIORequest):
     ) -> Request:
         """The request of values a face has already put in canonical form: ``method``
         upper case, ``root_path`` without a trailing slash, ``path`` starting with one,
-        ``raw_path`` its form as sent, the headers made when first asked for. The
-        constructor's checks are skipped (a request is made for every request)."""
+        ``raw_path`` its form as sent, the headers made when first asked for by
+        ``make_headers(header_source)`` (no function made per request). The constructor's
+        checks are skipped (a request is made for every request)."""
         request = cls.__new__(cls)
         request.method = method
         request.scheme = scheme
@@ -172,7 +179,8 @@ class Request(_SansIORequest):
         request.path = path
         request.query_string = query_string
         request._headers = None
-        request._make_headers = headers
+        request._make_headers = make_headers
+        request._header_source = header_source
         request._segments = None
         request.remote_addr = remote_addr
         request._body_source = body
@@ -190,7 +198,7 @@ class Request(_SansIORequest):
     def headers(self) -> Headers:
         headers = self._headers
         if headers is None:
-            headers = self._headers = self._make_headers()
+            headers = self._headers = self._make_headers(self._header_source)
         return headers
 
     @headers.setter

@@ -55,7 +55,6 @@ class Matcher:
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self._root = _Node()
         # All-static routes are also kept in a dict: one lookup answers most requests.
-        self._exact: dict[tuple[str, ...], Route] = {}
         # The same routes keyed by the request path as sent, when it needs no decoding.
         self._raw: dict[bytes, Route] = {}
         # Mounted apps that alone own a static prefix, by the prefix's first segment;
@@ -81,7 +80,6 @@ class Matcher:
         self._claim(node, "route", route)
         if all(s.kind is SegmentKind.STATIC for s in route.segments):
             values = tuple(s.value for s in route.segments)
-            self._exact[values] = route
             path = "/" + "/".join(values)
             if _VERBATIM.fullmatch(path):
                 self._raw[path.encode("ascii")] = route
@@ -166,32 +164,29 @@ class Matcher:
         When the most specific route of the path has no handler for ``method``, less
         specific routes are tried in turn.
         """
-        exact = self._exact.get(tuple(segments))
-        if exact is not None and exact.accepts(method):
-            return Match(exact, {})
-        first = self._first_candidate(segments)
-        if first is not None and first.accepts(method):
-            return Match(first, _params(first, segments))
-        allowed: set[str] = set()
-        for route in self.candidates(segments):
-            if route.accepts(method):
-                return Match(route, _params(route, segments))
-            allowed.update(route.handlers)
-        return NoMatch(frozenset(allowed))
-
-    def _first_candidate(self, segments: Sequence[str]) -> Route | None:
-        # The most specific route without backtracking: descend preferring static over
-        # param; where no child fits, the catch-all of the node reached comes first in the
-        # full walk too. A dead end with no catch-all needs the full walk (None).
+        # The most specific route without backtracking (an all-static one, for a path
+        # that is one): descend preferring static over param; where no child fits, the
+        # catch-all of the node reached comes first in the full walk too. A dead end with
+        # no catch-all needs the full walk.
         node = self._root
         for segment in segments:
             child = node.static.get(segment)
             if child is None:
                 child = node.param if segment else None
                 if child is None:
-                    return node.catchall
+                    first = node.catchall
+                    break
             node = child
-        return node.route or node.catchall
+        else:
+            first = node.route or node.catchall
+        if first is not None and first.accepts(method):
+            return Match(first, _params(first, segments) if first.param_slots else {})
+        allowed: set[str] = set()
+        for route in self.candidates(segments):
+            if route.accepts(method):
+                return Match(route, _params(route, segments))
+            allowed.update(route.handlers)
+        return NoMatch(frozenset(allowed))
 
     def candidates(self, segments: Sequence[str]) -> Iterator[Route]:
         """Every route matching ``segments``, most specific first."""

@@ -4,6 +4,7 @@ its body from ``receive``, counted against the limit when its length is unknown.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_to_bytes
@@ -118,10 +119,13 @@ class _Watch:
 
 
 def scope_headers(scope: Scope) -> Callable[[], Headers]:
-    def build() -> Headers:
-        return Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
+    """A function making the headers of ``scope``."""
+    return functools.partial(decoded_headers, scope["headers"])
 
-    return build
+
+def decoded_headers(pairs: list[tuple[bytes, bytes]]) -> Headers:
+    """ASGI's header pairs as :class:`Headers`."""
+    return Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in pairs])
 
 
 _PERCENT = ord("%")  # an int: ``in`` on bytes is much quicker with one than with bytes
@@ -175,7 +179,8 @@ def scope_request(
         root_path.rstrip("/") if root_path else root_path,
         path,
         scope.get("query_string", b""),
-        scope_headers(scope),
+        decoded_headers,
+        scope["headers"],
         client[0] if client else None,
         body,
         raw,
