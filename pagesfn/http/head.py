@@ -180,7 +180,8 @@ def _checked(
 ) -> list[tuple[AnyStr, AnyStr]]:
     items = headers if isinstance(headers, list) else list(headers)
     # What only some heads need (dropping headers) is looked at only for them.
-    dropping = drop_hop_by_hop or not carries_body(status)
+    bodied = carries_body(status)
+    dropping = drop_hop_by_hop or not bodied
     names, values, space = _NAMES, _VALUES, form.space_items
     # The list as given when nothing needs fixing (most heads): a copy from the first fix.
     fixed: list[tuple[AnyStr, AnyStr]] | None = None
@@ -203,10 +204,14 @@ def _checked(
             if fixed is not None:
                 fixed.append((name, value))
             continue
-        if dropping and _dropped(name.lower(), status, drop_hop_by_hop, form):
-            if fixed is None:
-                fixed = items[:index]
-            continue
+        if dropping:
+            lowered = name.lower()
+            if (not bodied and lowered in form.body) or (
+                drop_hop_by_hop and lowered in form.hop_by_hop
+            ):
+                if fixed is None:
+                    fixed = items[:index]
+                continue
         if spaced:
             if fixed is None:
                 fixed = items[:index]
@@ -214,12 +219,6 @@ def _checked(
         elif fixed is not None:
             fixed.append((name, value))
     return items if fixed is None else fixed
-
-
-def _dropped(lowered: AnyStr, status: int, drop_hop_by_hop: bool, form: _Form[AnyStr]) -> bool:
-    return (not carries_body(status) and lowered in form.body) or (
-        drop_hop_by_hop and lowered in form.hop_by_hop
-    )
 
 
 def wire_headers(response: Response, *, to_wsgi: bool = False) -> list[tuple[str, str]]:
