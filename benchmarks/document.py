@@ -99,11 +99,14 @@ def _preamble(
         f" {settings.repetitions} repetitions of about {settings.seconds:g} s, interleaved"
         " across the cases compared (A, B, C, A, B, C, ...); the table gives the median,"
         " and a ratio is the median of the per-repetition ratios. Over-HTTP figures serve"
-        " each app with its own server process (uvicorn or gunicorn) on 127.0.0.1 and load"
+        " each app with its own server process (`pagesfn serve`, uvicorn, Granian or gunicorn)"
+        " on 127.0.0.1 and load"
         " it with wrk in another process, runs again interleaved; each benchmark's notes"
         " give the exact commands. *spread* is the range of the repetitions over their"
         " median: this is a shared virtual machine, and ratios of interleaved repetitions"
-        " are what stays readable through its noise.",
+        " are what stays readable through its noise. The *on* column of each row says"
+        " what served it: in-process, or the server with its version, event loop and HTTP"
+        " parser.",
         "",
     ]
 
@@ -143,8 +146,8 @@ def _result(result: Result, settings: Settings) -> list[str]:
     unit = result.unit
     if result.rows:
         lines += [
-            f"| scenario | served by | µs/{unit} | {unit}/s | spread | calls/rep |",
-            "| --- | --- | ---: | ---: | ---: | ---: |",
+            f"| scenario | served by | on | µs/{unit} | {unit}/s | spread | calls/rep |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: |",
         ]
         previous = None
         for row in result.rows:
@@ -152,7 +155,8 @@ def _result(result: Result, settings: Settings) -> list[str]:
             group = _cell(row.group) if row.group != previous else ""
             name = f"**{_cell(row.case)}**" if charts.is_ours(row.case) else _cell(row.case)
             lines.append(
-                f"| {group} | {name} | {stats.median_us:,.2f} | {stats.rps:,.0f}"
+                f"| {group} | {name} | {_cell(row.stack)} | {stats.median_us:,.2f}"
+                f" | {stats.rps:,.0f}"
                 f" | {stats.spread:.0%} | {stats.calls:,} |"
             )
             previous = row.group

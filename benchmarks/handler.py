@@ -1,13 +1,19 @@
-"""A plain async handler: pagesfn against the equivalent Starlette route and a bare ASGI
-callable sending the same response, measured in the same run, repetitions interleaved.
+"""Plain handlers: pagesfn against the equivalent Starlette routes and a bare ASGI callable
+sending the same responses, measured in the same run, repetitions interleaved.
 
-Each app serves both routes, ``/hello`` and ``/users/{id}``, in that order, as a user of
-each would write them. Each is measured in-process, with the timing loop of
-:mod:`benchmarks.timing`, and over HTTP: each app under a uvicorn process of its own, the
-load from wrk in its own process (:mod:`benchmarks.serving`); a missing wrk or uvicorn
-skips that part with a note instead of failing. The target is set in-process, where the
-apps' own cost is all there is to time; over HTTP, where uvicorn's share of each request
-narrows the gaps, the ratios are reported only.
+Each app answers three routes as a user of each would write them: an ``async def``
+handler (``/hello``), a ``def`` handler (``/sync``: both pagesfn and Starlette run it in a
+thread pool) and an ``async def`` handler of a parameter route (``/users/{id}``). Each is
+measured in-process, with the timing loop of :mod:`benchmarks.timing`, and over HTTP, the
+load from wrk in its own process (:mod:`benchmarks.serving`), one worker each:
+
+* ``pagesfn serve`` as installed, against Starlette and the bare callable under uvicorn
+  on its fastest stack (uvloop and httptools, named on its command line);
+* ``pagesfn serve --server granian`` against both under Granian, when it is installed.
+
+A missing wrk or uvicorn skips the over-HTTP part with a note instead of failing. The
+targets: pagesfn at least as fast as Starlette in-process, and ``pagesfn serve`` at least
+as fast as Starlette on uvicorn's fastest stack, for each route.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pagesfn.types import ASGIApp, Receive, Scope, Send
 
 from . import serving
 from .report import progress
-from .results import Ratio, Result, Row
+from .results import IN_PROCESS, Ratio, Result, Row
 from .timing import Case, Settings, Stats, measure, time_ratio
 from .trees import functions_tree, pages_app, route_source
 
@@ -39,13 +45,13 @@ HELLO = "Hello, world!"
 FUNCTIONS = "functions"
 FILES = {
     f"{FUNCTIONS}/hello.py": route_source(repr(HELLO)),
-    f"{FUNCTIONS}/users/[id].py": route_source("f\"Hello, {context.params['id']}!\""),
-    # What the servers import: the pagesfn app and the peers.
-    "pages_server.py": (
-        "from pathlib import Path\n\n"
-        "from pagesfn import Pages\n\n"
-        f"app = Pages(Path(__file__).parent / {FUNCTIONS!r})\n"
+    f"{FUNCTIONS}/sync.py": (
+        "from pagesfn import Response\n\n\n"
+        "def on_request_get(context):\n"
+        f"    return Response({HELLO!r})\n"
     ),
+    f"{FUNCTIONS}/users/[id].py": route_source("f\"Hello, {context.params['id']}!\""),
+    # What the servers import: the peers (pagesfn is served by its own command).
     "peer_server.py": (
         "from benchmarks.handler import bare_app, starlette_app\n\n"
         "starlette = starlette_app()\n"
@@ -57,7 +63,8 @@ CASES = ("pagesfn", "Starlette", "bare ASGI")  # who answers, in the order measu
 
 # (variant, path requested, body every app must answer)
 VARIANTS = (
-    ("static", "/hello", HELLO.encode()),
+    ("async", "/hello", HELLO.encode()),
+    ("def", "/sync", HELLO.encode()),
     ("param", "/users/42", b"Hello, 42!"),
 )
 
@@ -66,18 +73,24 @@ async def hello(request: Request) -> PlainTextResponse:
     return PlainTextResponse(HELLO)
 
 
+def hello_sync(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(HELLO)
+
+
 async def user(request: Request) -> PlainTextResponse:
     return PlainTextResponse(f"Hello, {request.path_params['id']}!")
 
 
 def starlette_app() -> Starlette:
-    return Starlette(routes=[Route("/hello", hello), Route("/users/{id}", user)])
+    return Starlette(
+        routes=[Route("/hello", hello), Route("/sync", hello_sync), Route("/users/{id}", user)]
+    )
 
 
 async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
     """The floor: the same responses with no framework at all."""
     path: str = scope["path"]
-    if path == "/hello":
+    if path == "/hello" or path == "/sync":
         status, body = 200, HELLO.encode()
     elif path.startswith("/users/") and path.count("/") == 2:
         status, body = 200, f"Hello, {path[7:]}!".encode()
@@ -95,8 +108,8 @@ def run(settings: Settings) -> Result:
     rows: list[Row] = []
     ratios: list[Ratio] = []
     notes = [
-        "in-process: the apps called directly, no server; over HTTP: each app served by its "
-        "own uvicorn process on 127.0.0.1"
+        "in-process: the apps called directly, no server; over HTTP: each app served by a "
+        "process of its own on 127.0.0.1, one worker"
     ]
     with functions_tree(FILES) as root:
         with pages_app(root / FUNCTIONS) as (pages, _):
@@ -104,7 +117,7 @@ def run(settings: Settings) -> Result:
         _over_http(root, serving.load_for(settings, LOAD), rows, ratios, notes)
     return Result(
         "handler",
-        "plain async handler: pagesfn vs Starlette vs bare ASGI",
+        "plain handlers (async, def, parameter route): pagesfn vs Starlette vs bare ASGI",
         tuple(rows),
         tuple(ratios),
         notes=tuple(notes),
@@ -116,14 +129,17 @@ def _add(
     path: str,
     where: str,
     stats: Sequence[Stats],
+    stacks: Sequence[str],
     rows: list[Row],
     ratios: list[Ratio],
     target: float | None,
 ) -> None:
-    """The rows of one variant (``stats`` in the order of :data:`CASES`) and pagesfn's
-    throughput against each peer's; ``target`` bounds the Starlette ratio."""
+    """The rows of one variant (``stats`` and ``stacks`` in the order of :data:`CASES`)
+    and pagesfn's throughput against each peer's; ``target`` bounds the Starlette ratio."""
     group = f"{variant} {path}, {where}"
-    rows += [Row(group, case, s) for case, s in zip(CASES, stats, strict=True)]
+    rows += [
+        Row(group, case, s, stack) for case, s, stack in zip(CASES, stats, stacks, strict=True)
+    ]
     ours, theirs, bare = stats
     # A throughput ratio is the inverse of the time ratio.
     label = f"{where}: {variant}: pagesfn req/s / "
@@ -133,10 +149,12 @@ def _add(
 
 def _in_process(pages: Pages, settings: Settings, rows: list[Row], ratios: list[Ratio]) -> None:
     apps: tuple[ASGIApp, ...] = (pages, starlette_app(), bare_app)
+    stacks = (IN_PROCESS,) * len(CASES)
     for variant, path, body in VARIANTS:
         progress("handler", f"in-process: timing {variant} {path}")
         cases = [Case(name, app, path, body) for name, app in zip(CASES, apps, strict=True)]
-        _add(variant, path, "in-process", measure(cases, settings), rows, ratios, TARGET)
+        stats = measure(cases, settings)
+        _add(variant, path, "in-process", stats, stacks, rows, ratios, TARGET)
 
 
 def _over_http(
@@ -144,11 +162,28 @@ def _over_http(
 ) -> None:
     if serving.unavailable("handler", notes, "uvicorn"):
         return
-    servers = [
-        serving.uvicorn("uvicorn pagesfn", "pages_server:app", root),
-        serving.uvicorn("uvicorn Starlette", "peer_server:starlette", root),
-        serving.uvicorn("uvicorn bare ASGI", "peer_server:bare", root),
+    # (where, the servers of CASES, target)
+    plan: list[tuple[str, list[serving.Server], float | None]] = [
+        (
+            "HTTP uvicorn",
+            [
+                serving.pagesfn_serve("pagesfn serve", root),
+                serving.uvicorn("uvicorn Starlette", "peer_server:starlette", root),
+                serving.uvicorn("uvicorn bare ASGI", "peer_server:bare", root),
+            ],
+            TARGET,
+        )
     ]
+    if serving.missing_tools("granian", wrk=False):
+        notes.append("over HTTP (Granian): skipped: granian not installed")
+    else:
+        granian = [
+            serving.pagesfn_serve("pagesfn serve --server granian", root, "--server", "granian"),
+            serving.granian("granian Starlette", "peer_server:starlette", root),
+            serving.granian("granian bare ASGI", "peer_server:bare", root),
+        ]
+        plan.append(("HTTP granian", granian, None))
+    servers = [server for _, group, _ in plan for server in group]
     with ExitStack() as stack:
         urls: list[str] = []
         for server in servers:
@@ -163,6 +198,10 @@ def _over_http(
         stats = serving.measure_http(targets, load, "handler")
 
     for index, (variant, path, _) in enumerate(VARIANTS):
-        per_variant = stats[len(CASES) * index : len(CASES) * (index + 1)]
-        _add(variant, path, "HTTP uvicorn", per_variant, rows, ratios, None)
+        per_variant = stats[len(servers) * index : len(servers) * (index + 1)]
+        for group_index, (where, group, target) in enumerate(plan):
+            start = group_index * len(CASES)
+            cases = per_variant[start : start + len(CASES)]
+            stacks = [server.stack for server in group]
+            _add(variant, path, where, cases, stacks, rows, ratios, target)
     serving.describe_servers("handler", notes, load, servers, root, no_gunicorn=False)

@@ -30,7 +30,6 @@ import os
 import resource
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -203,6 +202,7 @@ class Served:
     memory_kib: tuple[int, ...] | None  # before the load, then after each run; None: no /proc
     processes: int  # the server's processes: the command's, and its workers
     log_problems: tuple[str, ...]  # lines of the server's log that report an error
+    stack: str  # the server, its event loop and its HTTP parser
 
 
 def run(settings: Settings) -> Result:
@@ -249,20 +249,8 @@ def open_files(needed: int, notes: list[str]) -> Iterator[None]:
 
 def pagesfn_serve(workers: int, project: Path) -> serving.Server:
     """The command as a user runs it."""
-    return serving.Server(
-        f"pagesfn serve --workers {workers}",
-        (
-            sys.executable,
-            "-m",
-            "pagesfn",
-            "serve",
-            str(project),
-            "--port",
-            "{port}",
-            "--workers",
-            str(workers),
-        ),
-    )
+    name = f"pagesfn serve --workers {workers}"
+    return serving.pagesfn_serve(name, project, "--workers", str(workers))
 
 
 def _serve_and_load(project: Path, workers: int, plan: Plan) -> Served:
@@ -284,7 +272,7 @@ def _serve_and_load(project: Path, workers: int, plan: Plan) -> Served:
             progress("load", _summary(runs[-1], memory[-1]))
         problems = _log_problems(running.log)
     measured = None if None in memory else tuple(m for m in memory if m is not None)
-    return Served(workers, tuple(runs), measured, processes, problems)
+    return Served(workers, tuple(runs), measured, processes, problems, server.stack)
 
 
 def check(url: str) -> None:
@@ -416,7 +404,7 @@ def _result(plan: Plan, served: Sequence[Served], notes: list[str]) -> Result:
             tuple(1e9 / r.rps for r in server.runs),
         )
         group = f"mixed, {plan.connections} connections"
-        rows.append(Row(group, f"pagesfn serve, {where}", stats))
+        rows.append(Row(group, f"pagesfn serve, {where}", stats, server.stack))
         ratios += _targets(where, server)
         figures += _figures(where, server)
         notes += _server_notes(where, server)

@@ -44,7 +44,7 @@ from .mounted_apps import (
     starlette_fastapi,
 )
 from .report import progress
-from .results import Ratio, Result, Row, paired
+from .results import IN_PROCESS, Ratio, Result, Row, paired
 from .timing import Case, Settings, Stats, WSGICase, measure, measure_wsgi, time_ratio
 from .trees import functions_tree, pages_app
 
@@ -116,6 +116,20 @@ FASTAPI = Pair(
     "FastAPI: pagesfn mount req/s / FastAPI alone req/s",
     FASTAPI_TARGET,
 )
+# Which of Granian's interfaces serves a tree of WSGI mounts best: pagesfn's ASGI face
+# (what `pagesfn serve --server granian` runs) or its WSGI face; Flask alone on Granian's
+# WSGI interface for reference.
+FLASK_GRANIAN = Pair(
+    f"Flask {FLASK_PATH}, Granian",
+    "pagesfn on Granian's ASGI interface",
+    "pagesfn.wsgi on Granian's WSGI interface",
+    "Flask on Granian: ASGI face req/s / WSGI face req/s",
+    None,
+    (
+        "Flask alone on Granian's WSGI interface",
+        "Flask on Granian: ASGI face req/s / Flask alone req/s",
+    ),
+)
 FLASK_WSGI = Pair(
     f"Flask {FLASK_PATH}, WSGI",
     "pagesfn.wsgi mount",
@@ -154,18 +168,20 @@ def _add(
     rows: list[Row],
     ratios: list[Ratio],
     target: float | None,
+    stacks: Sequence[str] = (IN_PROCESS,) * 3,
 ) -> None:
-    """The rows and ratios of ``pair``; ``stats`` are pagesfn's, its peer's and, when the
-    pair has one, its reference's."""
+    """The rows and ratios of ``pair``; ``stats`` (and the ``stacks`` that served them)
+    are pagesfn's, its peer's and, when the pair has one, its reference's."""
     group = f"{pair.group}, {where}"
     names = (pair.ours, pair.theirs)
-    added, ratio = paired(group, names, stats[:2], f"{where}: {pair.label}", target)
+    label = f"{where}: {pair.label}"
+    added, ratio = paired(group, names, stats[:2], label, target, (stacks[0], stacks[1]))
     rows += added
     ratios.append(ratio)
     if pair.reference is not None:
         name, label = pair.reference
         ours, reference = stats[0], stats[2]
-        rows.append(Row(group, name, reference))
+        rows.append(Row(group, name, reference, stacks[2]))
         ratios.append(Ratio(f"{where}: {label}", time_ratio(reference, ours)))
 
 
@@ -226,6 +242,16 @@ def _over_http(
     flask_wsgi = serving.gunicorn("gunicorn Flask", "peer_server:flask", root)
     if not no_gunicorn:
         servers += [pages_wsgi, flask_wsgi]
+    granian: list[serving.Server] = []
+    if serving.missing_tools("granian", wrk=False):
+        notes.append("over HTTP (Granian): skipped: granian not installed")
+    else:
+        granian = [
+            serving.granian("granian pagesfn", "pages_server:app", root),
+            serving.granian("granian pagesfn.wsgi", "pages_server:wsgi", root, "wsgi"),
+            serving.granian("granian Flask", "peer_server:flask", root, "wsgi"),
+        ]
+        servers += granian
 
     with ExitStack() as stack:
         urls: dict[str, str] = {}
@@ -245,6 +271,10 @@ def _over_http(
         if not no_gunicorn:
             served = [(pages_wsgi, FLASK_PATH), (flask_wsgi, ALONE_PATH)]
             plan.append((FLASK_WSGI, "gunicorn", served, HELLO_BODY))
+        if granian:
+            asgi_face, wsgi_face, flask_alone = granian
+            served = [(asgi_face, FLASK_PATH), (wsgi_face, FLASK_PATH), (flask_alone, ALONE_PATH)]
+            plan.append((FLASK_GRANIAN, "granian", served, HELLO_BODY))
         targets = [
             serving.Target(server.name, urls[server.name] + path, expect)
             for _, _, served, expect in plan
@@ -256,6 +286,7 @@ def _over_http(
     index = 0
     for pair, server_kind, served, _ in plan:
         cases = stats[index : index + len(served)]
-        _add(pair, f"HTTP {server_kind}", cases, rows, ratios, pair.target)
+        stacks = [server.stack for server, _ in served]
+        _add(pair, f"HTTP {server_kind}", cases, rows, ratios, pair.target, stacks)
         index += len(served)
     serving.describe_servers("mounts", notes, load, servers, root, bool(no_gunicorn))

@@ -27,6 +27,7 @@ PACKAGES = (
     "gunicorn",
     "uvloop",
     "httptools",
+    "granian",
 )
 
 
@@ -92,6 +93,7 @@ def render(result: Result, settings: Settings) -> str:
             [
                 row.group if row.group != previous else "",
                 row.case,
+                row.stack,
                 f"{stats.median_us:,.2f}",
                 f"{stats.rps:,.0f}",
                 f"{stats.spread:.1%}",
@@ -101,8 +103,8 @@ def render(result: Result, settings: Settings) -> str:
         previous = row.group
     if timed:
         unit = result.unit
-        head = ["request", "served by", f"us/{unit}", f"{unit}/s", "spread", "calls/rep"]
-        lines += _table(head, timed, right=(2, 3, 4, 5))
+        head = ["request", "served by", "on", f"us/{unit}", f"{unit}/s", "spread", "calls/rep"]
+        lines += _table(head, timed, right=(3, 4, 5, 6))
     if result.ratios:
         lines.append("")
         rows = [
@@ -141,6 +143,7 @@ def _result_json(result: Result) -> dict[str, Any]:
             {
                 "request": row.group,
                 "served_by": row.case,
+                "served_on": row.stack,
                 "median_us": row.stats.median_us,
                 "requests_per_second": row.stats.rps,
                 "spread": row.stats.spread,

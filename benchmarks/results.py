@@ -7,12 +7,17 @@ from dataclasses import dataclass
 
 from .timing import Stats, time_ratio
 
+#: What a row measured in-process ran on: no server at all.
+IN_PROCESS = "in-process"
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
     group: str  # what is requested, e.g. "static /hello"
     case: str  # who answers it, e.g. "pagesfn" or "10 routes"
     stats: Stats
+    #: What served it: "in-process", or the server, its event loop and its HTTP parser.
+    stack: str = IN_PROCESS
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +84,11 @@ def paired(
     stats: Sequence[Stats],
     label: str,
     target: float | None,
+    stacks: tuple[str, str] = (IN_PROCESS, IN_PROCESS),
 ) -> tuple[list[Row], Ratio]:
-    """The rows of pagesfn and its peer (``names``, ``stats`` in that order) and the ratio
-    of their throughputs."""
+    """The rows of pagesfn and its peer (``names``, ``stats`` and ``stacks`` in that
+    order) and the ratio of their throughputs."""
     ours, theirs = stats
-    rows = [Row(group, names[0], ours), Row(group, names[1], theirs)]
+    rows = [Row(group, names[0], ours, stacks[0]), Row(group, names[1], theirs, stacks[1])]
     # A throughput ratio is the inverse of the time ratio.
     return rows, Ratio(label, time_ratio(theirs, ours), target)

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from .report import progress
@@ -72,10 +73,13 @@ def load_for(settings: Settings, full: Load) -> Load:
 
 @dataclass(frozen=True, slots=True)
 class Server:
-    """A server command; ``{port}`` in ``argv`` is replaced by the port it must bind."""
+    """A server command; ``{port}`` in ``argv`` is replaced by the port it must bind.
+    ``stack`` says what serves: the server and its version, its event loop and its HTTP
+    parser (each row measured under it records it)."""
 
     name: str
     argv: tuple[str, ...]
+    stack: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +126,18 @@ def missing_tools(*modules: str, wrk: bool = True) -> list[str]:
     return missing + [name for name in modules if importlib.util.find_spec(name) is None]
 
 
+def fastest_uvicorn() -> tuple[str, str]:
+    """uvicorn's fastest event loop and HTTP parser installed here: uvloop and httptools
+    (what its ``standard`` extra installs), else asyncio and h11."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return loop, http
+
+
 def uvicorn(name: str, target: str, app_dir: Path) -> Server:
-    """uvicorn serving ``target`` (``module:attr`` in ``app_dir``): one worker, no access
-    log, the loop and HTTP implementations it picks by default."""
+    """uvicorn serving ``target`` (``module:attr`` in ``app_dir``) on its fastest stack,
+    named on the command line: one worker, no access log."""
+    loop, http = fastest_uvicorn()
     return Server(
         name,
         (
@@ -140,18 +153,78 @@ def uvicorn(name: str, target: str, app_dir: Path) -> Server:
             "{port}",
             "--workers",
             "1",
+            "--loop",
+            loop,
+            "--http",
+            http,
             "--no-access-log",
             "--log-level",
             "warning",
             "--timeout-graceful-shutdown",
             "3",
         ),
+        f"uvicorn {_version('uvicorn')}, {loop}, {http}",
+    )
+
+
+def granian(name: str, target: str, app_dir: Path, interface: str = "asgi") -> Server:
+    """Granian serving ``target`` (``module:attr`` in ``app_dir``) through its
+    ``interface`` (``asgi`` or ``wsgi``): one worker, HTTP/1.1, uvloop where installed."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") and interface == "asgi" else "auto"
+    return Server(
+        name,
+        (
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            interface,
+            "--host",
+            _HOST,
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+            "--http",
+            "1",
+            "--loop",
+            loop,
+            "--log-level",
+            "warning",
+            "--working-dir",
+            str(app_dir),
+            target,
+        ),
+        f"granian {_version('granian')} ({interface}), "
+        + ("uvloop, " if loop == "uvloop" else "")
+        + "hyper",
+    )
+
+
+def pagesfn_serve(name: str, project: Path, *flags: str) -> Server:
+    """``pagesfn serve`` as a user runs it on ``project`` (one worker unless ``flags``
+    say otherwise); its stack is the one its processes report at start-up."""
+    from pagesfn.serving.server import serving_stack
+
+    server = flags[flags.index("--server") + 1] if "--server" in flags else "uvicorn"
+    loop, parser = serving_stack(server)
+    return Server(
+        name,
+        (sys.executable, "-m", "pagesfn", "serve", str(project), "--port", "{port}", *flags),
+        f"pagesfn serve: {server} {_version(server)}, {loop}, {parser}",
     )
 
 
 # gunicorn's worker for both WSGI servers: one gthread worker keeps connections alive, as
 # wrk expects (the sync worker closes each one, so wrk would mostly time TCP handshakes).
 GUNICORN_WORKER = ("gthread", 4)  # (worker class, threads)
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def gunicorn(name: str, target: str, app_dir: Path) -> Server:
@@ -180,6 +253,7 @@ def gunicorn(name: str, target: str, app_dir: Path) -> Server:
             "--graceful-timeout",
             "3",
         ),
+        f"gunicorn {_version('gunicorn')}, {worker} worker, {threads} threads",
     )
 
 

@@ -49,7 +49,7 @@ from pagesfn.types import Environ, StartResponse, WSGIApp
 
 from . import serving
 from .report import progress
-from .results import Ratio, Result, Row, paired
+from .results import IN_PROCESS, Ratio, Result, Row, paired
 from .timing import Case, Settings, Stats, WSGICase, measure, measure_wsgi
 from .trees import functions_tree, route_source
 
@@ -185,9 +185,10 @@ def _add(
     rows: list[Row],
     ratios: list[Ratio],
     target: float | None,
+    stacks: tuple[str, str] = (IN_PROCESS, IN_PROCESS),
 ) -> None:
     label = f"{where}: {asset.name}: pagesfn req/s / {peer} req/s"
-    added, ratio = paired(f"{asset.name}, {where}", cases, stats, label, target)
+    added, ratio = paired(f"{asset.name}, {where}", cases, stats, label, target, stacks)
     rows += added
     ratios.append(ratio)
 
@@ -266,10 +267,11 @@ def _over_http(
         stats = serving.measure_http(targets, load, "static")
 
     index = 0
-    for where, cases, peer, _, _, target in plan:
+    for where, cases, peer, ours, theirs, target in plan:
         for asset in files:
             pair = stats[index : index + 2]
-            _add(asset, where, cases, peer, pair, rows, ratios, target)
+            stacks = (ours.stack, theirs.stack)
+            _add(asset, where, cases, peer, pair, rows, ratios, target, stacks)
             index += 2
     serving.describe_servers("static", notes, load, servers, root, bool(no_gunicorn))
 

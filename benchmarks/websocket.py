@@ -155,7 +155,8 @@ def run(settings: Settings) -> Result:
         where = f"{connections} connection{'s' if connections > 1 else ''}"
         stats = [Stats(part["round_trips"], tuple(ns)) for ns in part["ns"]]
         label = f"{where}: pagesfn round trips/s / Starlette round trips/s"
-        added, ratio = paired(f"echo, {where}", CASES, stats, label, TARGET)
+        stacks = (servers[0].stack, servers[1].stack)
+        added, ratio = paired(f"echo, {where}", CASES, stats, label, TARGET, stacks)
         rows += added
         ratios.append(ratio)
         cpu = part["server_cpu_us"]
@@ -188,7 +189,7 @@ def _uvicorn(name: str, target: str, root: Path) -> serving.Server:
     """The suite's uvicorn command, with the WebSocket implementation named: the same for
     both servers whatever ``auto`` picks in a given uvicorn."""
     base = serving.uvicorn(name, target, root)
-    return serving.Server(name, (*base.argv, "--ws", WS))
+    return serving.Server(name, (*base.argv, "--ws", WS), f"{base.stack}, {WS}")
 
 
 def _drive(plan: Plan) -> list[dict[str, Any]]:
