@@ -33,8 +33,8 @@ HANDLER = Result(
     (
         Row("static /hello, in-process", "pagesfn", stats(25.0)),
         Row("static /hello, in-process", "starlette", stats(20.0)),
-        Row("static /hello, HTTP uvicorn", "pagesfn", stats(400.0)),
-        Row("static /hello, HTTP uvicorn", "starlette", stats(410.0)),
+        Row("static /hello, HTTP uvicorn", "pagesfn", stats(400.0), "uvicorn 0.55.0, uvloop"),
+        Row("static /hello, HTTP uvicorn", "starlette", stats(410.0), "uvicorn 0.55.0, uvloop"),
     ),
     (
         Ratio("in-process: static: pagesfn req/s / Starlette req/s", 0.8, 1.0),
@@ -91,8 +91,13 @@ def test_the_report_holds_every_table_and_chart_of_the_run(tmp_path: Path) -> No
     assert "HTTP uvicorn" not in targets  # reported, but it has no target
     # Each benchmark's section: its rows (pagesfn in bold), ratios, figures and notes.
     assert "## handler: plain async handler" in text
-    assert "| static /hello, in-process | **pagesfn** | 25.00 | 40,000 | 30% | 1,000 |" in text
-    assert "|  | starlette | 20.00 | 50,000 | 30% | 1,000 |" in text
+    assert (
+        "| static /hello, in-process | **pagesfn** | in-process | 25.00 | 40,000 | 30% | 1,000 |"
+        in text
+    )
+    # Each row says what served it.
+    assert "| **pagesfn** | uvicorn 0.55.0, uvloop | 400.00 | 2,500 |" in text
+    assert "|  | starlette | in-process | 20.00 | 50,000 | 30% | 1,000 |" in text
     assert f"| HTTP uvicorn: static: pagesfn req/s / Starlette req/s | 1.025{X} |  |  |" in text
     assert "| build Pages(tree), 10 routes | 1.3 ms |" in text
     assert "- over HTTP: load from wrk\n  - uvicorn pagesfn: python -m uvicorn" in text
