@@ -195,6 +195,7 @@ port = 8788
 # origin = "http://127.0.0.1:5173"  # proxy what nothing here answers, e.g. a front-end dev server
 # spa = false                       # true: a missing page serves /index.html
 # workers = 2                       # processes `pagesfn serve` runs
+# server = "granian"                # Granian instead of uvicorn (pip install 'pagesfn[granian]')
 # env_files = [".env", ".dev.vars"] # read into context.env (these two are the default)
 
 # [limits]                          # what one request may take (0: no limit)
