@@ -126,6 +126,10 @@ def missing_tools(*modules: str, wrk: bool = True) -> list[str]:
     return missing + [name for name in modules if importlib.util.find_spec(name) is None]
 
 
+#: The address and the one worker of uvicorn and Granian (their flags are spelled alike).
+_ONE_WORKER = ("--host", _HOST, "--port", "{port}", "--workers", "1")
+
+
 def fastest_uvicorn() -> tuple[str, str]:
     """uvicorn's fastest event loop and HTTP parser installed here: uvloop and httptools
     (what its ``standard`` extra installs), else asyncio and h11."""
@@ -147,12 +151,7 @@ def uvicorn(name: str, target: str, app_dir: Path) -> Server:
             target,
             "--app-dir",
             str(app_dir),
-            "--host",
-            _HOST,
-            "--port",
-            "{port}",
-            "--workers",
-            "1",
+            *_ONE_WORKER,
             "--loop",
             loop,
             "--http",
@@ -179,12 +178,7 @@ def granian(name: str, target: str, app_dir: Path, interface: str = "asgi") -> S
             "granian",
             "--interface",
             interface,
-            "--host",
-            _HOST,
-            "--port",
-            "{port}",
-            "--workers",
-            "1",
+            *_ONE_WORKER,
             "--http",
             "1",
             "--loop",
