@@ -52,6 +52,10 @@ def _called(make: Callable[[], Headers]) -> Headers:
     return make()
 
 
+def _kept(headers: Headers) -> Headers:
+    return headers
+
+
 class BodySource(Protocol):
     """Where a request body comes from; each face provides one."""
 
@@ -125,29 +129,25 @@ class Request(_SansIORequest):
     ) -> None:
         # The base initialiser is skipped on purpose: building ``Headers`` is the costliest
         # part of a request and many handlers never look at them, so they are made lazily.
-        self.method = method.upper()
-        self.scheme = scheme
-        self.server = server
-        self.root_path = root_path.rstrip("/")
-        self.path = path if path.startswith("/") else "/" + path
-        self.query_string = query_string
-        if isinstance(headers, Headers):
-            self._headers: Headers | None = headers
-        else:
-            self._headers = None
-            self._header_source: Any = headers
-            self._make_headers: Callable[[Any], Headers] = _called
-        self._segments: tuple[str, ...] | None = None
-        self.remote_addr = remote_addr
-        self._body_source = body
-        self._body: bytes | None = None
+        path = path if path.startswith("/") else "/" + path
         if raw_path is None:
-            raw_path, percent_encoded = _encode_path(self.path), True
-        #: The app-relative path as sent, the form routing and static files work on.
-        self.raw_path = raw_path
-        self.percent_encoded = percent_encoded
-        if form_limits is not None:
-            self.form_limits = form_limits
+            raw_path, percent_encoded = _encode_path(path), True
+        make_headers: Callable[[Any], Headers] = _kept if isinstance(headers, Headers) else _called
+        self._fill(
+            method.upper(),
+            scheme,
+            server,
+            root_path.rstrip("/"),
+            path,
+            query_string,
+            make_headers,
+            headers,
+            remote_addr,
+            body,
+            raw_path,
+            percent_encoded,
+            Request.form_limits if form_limits is None else form_limits,
+        )
 
     @classmethod
     def canonical(
@@ -172,23 +172,58 @@ class Request(_SansIORequest):
         ``make_headers(header_source)`` (no function made per request). The constructor's
         checks are skipped (a request is made for every request)."""
         request = cls.__new__(cls)
-        request.method = method
-        request.scheme = scheme
-        request.server = server
-        request.root_path = root_path
-        request.path = path
-        request.query_string = query_string
-        request._headers = None
-        request._make_headers = make_headers
-        request._header_source = header_source
-        request._segments = None
-        request.remote_addr = remote_addr
-        request._body_source = body
-        request._body = None
-        request.raw_path = raw_path
-        request.percent_encoded = percent_encoded
-        request.form_limits = form_limits
+        request._fill(
+            method,
+            scheme,
+            server,
+            root_path,
+            path,
+            query_string,
+            make_headers,
+            header_source,
+            remote_addr,
+            body,
+            raw_path,
+            percent_encoded,
+            form_limits,
+        )
         return request
+
+    def _fill(
+        self,
+        method: str,
+        scheme: str,
+        server: tuple[str, int | None] | None,
+        root_path: str,
+        path: str,
+        query_string: bytes,
+        make_headers: Callable[[Any], Headers],
+        header_source: Any,
+        remote_addr: str | None,
+        body: BodySource,
+        raw_path: bytes,
+        percent_encoded: bool,
+        form_limits: tuple[int | None, int | None],
+    ) -> None:
+        # Every attribute of a request, set here and always in this order: instances then
+        # share their dict's keys, and none is added later (see below).
+        self.method = method
+        self.scheme = scheme
+        self.server = server
+        self.root_path = root_path
+        self.path = path
+        self.query_string = query_string
+        self._headers: Headers | None = None
+        self._make_headers = make_headers
+        self._header_source = header_source
+        self._segments: tuple[str, ...] | None = None
+        self.remote_addr = remote_addr
+        self._body_source = body
+        self._body: bytes | None = None
+        #: The app-relative path as sent, the form routing and static files work on.
+        self.raw_path = raw_path
+        self.percent_encoded = percent_encoded
+        self.form_limits = form_limits
 
     # What is made lazily has its attribute set (to None) by the constructors: an
     # attribute added to an instance later costs more than the value takes to compute

@@ -181,14 +181,16 @@ def environ_request(
     """The :class:`Request` of a WSGI request (``raw`` and ``encoded`` from
     :func:`route_path`); its headers are read from the environ when first asked for."""
     port = environ.get("SERVER_PORT")
-    return Request(
-        method,
+    path = (environ.get("PATH_INFO") or "/").encode("latin-1").decode("utf-8", "replace")
+    return Request.canonical(
+        method.upper(),
         environ.get("wsgi.url_scheme", "http"),
         (environ.get("SERVER_NAME", ""), int(port) if port and port.isdigit() else None),
-        environ.get("SCRIPT_NAME", ""),
-        (environ.get("PATH_INFO") or "/").encode("latin-1").decode("utf-8", "replace"),
+        environ.get("SCRIPT_NAME", "").rstrip("/"),
+        path if path.startswith("/") else "/" + path,
         environ.get("QUERY_STRING", "").encode("latin-1"),
-        lambda: EnvironHeaders(environ),
+        EnvironHeaders,
+        environ,
         environ.get("REMOTE_ADDR"),
         WSGIBody(environ),
         raw,
