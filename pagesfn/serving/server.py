@@ -121,7 +121,7 @@ def run(
         reload_excludes=[*_EXCLUDED, *_unwatched(config, watched)] if watched else None,
         access_log=False,  # pagesfn writes its own (see pagesfn.serving.logs)
         # No `server: uvicorn` on every response: it names the software to any client and
-        # costs each response a header (Granian sends none either).
+        # costs each response a header. (Granian sends `server: granian`, with no switch.)
         server_header=False,
         ws="websockets-sansio",
         # uvicorn's HTTP protocol with a request head timeout (pagesfn.serving.head_timeout).

@@ -269,6 +269,9 @@ def test_serve_with_workers(site: Path, tmp_path: Path, server_name: str) -> Non
     with running("serve", site, "--workers", "2", "--server", server_name, cwd=tmp_path) as server:
         response = server.get("/api/hello?name=Ada")
         assert status_and_json(response) == (200, {"message": "Hello, Ada!"})
+        # No software named to clients where the server lets pagesfn choose (uvicorn).
+        assert response.headers.get("server") == (None if server_name == "uvicorn" else "granian")
+        assert "date" in response.headers
 
         started = WORKER_STARTED[server_name]
         pids = wait_for(
