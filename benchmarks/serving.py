@@ -191,7 +191,7 @@ def granian(name: str, target: str, app_dir: Path, interface: str = "asgi") -> S
         ),
         f"granian {_version('granian')} ({interface}), "
         + ("uvloop, " if loop == "uvloop" else "")
-        + "hyper",
+        + "hyper (Rust)",
     )
 
 
