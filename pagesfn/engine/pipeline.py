@@ -19,7 +19,8 @@ from ..errors import (
 )
 from ..http.results import finished, to_response
 from ..http.wrappers import Request, Response
-from ..routing import WEBSOCKET, Match, Matcher, MiddlewareMatcher, NoMatch
+from ..routing import WEBSOCKET, Matcher, MiddlewareMatcher, NoMatch, Route
+from ..routing.matcher import Params
 from ..routing.rules import RoutesRules
 from ..routing.table import RouteTable, allow_header_methods
 from .context import ContextSettings
@@ -57,13 +58,18 @@ class Pipeline:
         self._has_middleware = bool(table.middleware)
         self.worker = table.worker
         self.loader = loader
-        #: raw path -> method -> (handler, file) of all-static routes already resolved,
-        #: when a route is all a request runs through (no middleware, _routes.json or
-        #: worker): such a request skips matching and loading. Standard methods only, so
-        #: it holds at most a few entries per route.
-        self._resolved: dict[bytes, dict[str, tuple[Handler, str]]] = {}
-        self._resolvable = not table.middleware and rules is None and table.worker is None
-        loader.on_unload.append(self._resolved.clear)
+        # Whether a route is all a request runs through: no middleware, ``_routes.json``
+        # or worker in front of it.
+        routes_alone = not table.middleware and rules is None and table.worker is None
+        #: A route's load key -> method -> the handler that answers it, for routes already
+        #: resolved: a request whose route is known skips loading. Standard methods (and
+        #: WebSocket sessions) only, so a client cannot grow it with made-up ones.
+        self._handlers: dict[str, dict[str, Handler]] = {}
+        loader.on_unload.append(self._handlers.clear)
+        #: All-static routes by the path as sent, when routes are alone: a request for one
+        #: whose handler is known is routed by one lookup, with no splitting or matching.
+        #: (Otherwise ``None``: something in front may need the segments anyway.)
+        self._exact = matcher.exact if routes_alone else None
         self.settings = settings
         self.debug = debug
         #: What exceptions become.
@@ -73,15 +79,9 @@ class Pipeline:
         self.rules = rules
         #: Whether a request that no route answers has anywhere else to go.
         self._fallbacks = static is not None or origin is not None
-        #: Whether a mounted app can be reached straight from the path, with nothing
-        #: (middleware, ``_routes.json``, a worker) to run in front of it.
-        self._sessions: dict[Handler, Handler] = {}
-        self.mount_shortcut = (
-            any(route.mounts for route in self.routes)
-            and not table.middleware
-            and rules is None
-            and self.worker is None
-        )
+        #: Whether a mounted app can be reached straight from the path, when routes are
+        #: alone.
+        self.mount_shortcut = routes_alone and any(route.mounts for route in self.routes)
 
     def prepare(
         self,
@@ -98,16 +98,21 @@ class Pipeline:
         # middleware, routes, mounts, static files, the origin): a path not in canonical
         # form is refused here. A hit among the all-static routes is canonical already.
         method = request.method
-        if self._resolvable and not request.websocket:
-            by_method = self._resolved.get(request.raw_path)
-            resolved = None if by_method is None else by_method.get(method)
-            if resolved is not None:
-                step = Step(resolved[0], {}, resolved[1])
-                return Flow(self, request, (), step, schedule, face, io, loop)
+        found: tuple[Route, Params] | frozenset[str] | None = None
+        exact = self._exact
+        if exact is None:
+            found = self.matcher.match_static(
+                WEBSOCKET if request.websocket else method, request.raw_path
+            )
+        elif not request.websocket:
+            route = exact.get(request.raw_path)
+            if route is not None:
+                by_method = self._handlers.get(route.load_key)
+                handler = None if by_method is None else by_method.get(method)
+                if handler is not None:
+                    step = Step(handler, {}, route.file)
+                    return Flow(self, request, (), step, schedule, face, io, loop)
         segments: tuple[str, ...] | None = None
-        found: Match | NoMatch | None = self.matcher.match_static(
-            WEBSOCKET if request.websocket else method, request.raw_path
-        )
         if found is None or self._has_middleware:
             try:
                 segments = request.segments
@@ -134,15 +139,6 @@ class Pipeline:
                     return self.failures.load_failed(request, exc)
                 steps.extend(Step(handler, params, route.file) for handler in handlers)
         target = self._route(request, method, found, segments)
-        if (
-            segments is None  # an all-static route's path, matched as sent
-            and type(target) is Step
-            and self._resolvable
-            and not request.websocket
-            and method in _RESOLVED_METHODS
-        ):
-            by_path = self._resolved.setdefault(request.raw_path, {})
-            by_path[method] = (target.handler, target.file)
         if not steps and not isinstance(target, Step):
             if not isinstance(target, NoMatch):
                 return target  # a mounted app to call as is, or a finished response
@@ -162,39 +158,38 @@ class Pipeline:
         self,
         request: Request,
         method: str,
-        found: Match | NoMatch | None,
+        found: tuple[Route, Params] | frozenset[str] | None,
         segments: tuple[str, ...] | None,
     ) -> Step | MountCall | Response | NoMatch:
         if request.websocket:
             method = WEBSOCKET
         if found is None:
             assert segments is not None
-            found = self.matcher.match(method, segments)
-        if isinstance(found, NoMatch):
-            return found
-        route = found.route
+            found = self.matcher.find(method, segments)
+        if isinstance(found, frozenset):
+            return NoMatch(found)
+        route, params = found
+        by_method = self._handlers.get(route.load_key)
+        handler = None if by_method is None else by_method.get(method)
+        if handler is not None:
+            return Step(handler, params, route.file)
         try:
             endpoint = self.loader.endpoint(route)
         except HandlerLoadError as exc:
             return self.failures.load_failed(request, exc)
         if endpoint.mount is not None:
             assert segments is not None  # an app route is a catch-all: never all-static
-            rest = found.params[route.segments[-1].value]
+            rest = params[route.segments[-1].value]
             assert isinstance(rest, list)
             mounted_at = segments[: len(segments) - len(rest)]
             prefix = "/" + "/".join(mounted_at) if mounted_at else ""
             return MountCall(endpoint.mount, prefix, request.method, request.path)
         handler = endpoint.handler_for(method)
         if method == WEBSOCKET:
-            handler = self._session(handler)
-        return Step(handler, found.params, route.file)
-
-    def _session(self, handler: Handler) -> Handler:
-        """The step that runs an ``on_websocket`` handler's session (made once per handler)."""
-        session = self._sessions.get(handler)
-        if session is None:
-            session = self._sessions[handler] = websocket_session(handler)
-        return session
+            handler = websocket_session(handler)  # the step that runs its session
+        if method in _CACHED_METHODS:
+            self._handlers.setdefault(route.load_key, {})[method] = handler
+        return Step(handler, params, route.file)
 
     def step_result(self, result: object) -> Response:
         """Turn what a step returned into a :class:`Response`; raises
@@ -304,7 +299,7 @@ class Pipeline:
 
 _NOTHING = NoMatch(frozenset())
 _STATIC_METHODS = frozenset({"GET", "HEAD"})
-#: The methods whose resolved routes are kept: a route taking any method must not let a
-#: client grow the cache with made-up ones.
-_RESOLVED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: The methods whose handlers are kept once resolved: a route taking any method must not
+#: let a client grow the cache with made-up ones.
+_CACHED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", WEBSOCKET})
 _WEBSOCKET_ONLY = frozenset({WEBSOCKET})

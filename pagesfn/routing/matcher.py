@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..errors import Problem, RouteDefinitionError
+from .path import plain
 from .table import Route, SegmentKind
 
 Params = dict[str, "str | list[str]"]
@@ -54,9 +55,9 @@ class Matcher:
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self._root = _Node()
-        # All-static routes are also kept in a dict: one lookup answers most requests.
-        # The same routes keyed by the request path as sent, when it needs no decoding.
-        self._raw: dict[bytes, Route] = {}
+        #: All-static routes by the request path as sent, for the paths that need no
+        #: decoding: one lookup answers most requests.
+        self.exact: dict[bytes, Route] = {}
         # Mounted apps that alone own a static prefix, by the prefix's first segment;
         # worked out on first use, since a later route can take the ownership away.
         self._mounts: dict[bytes, list[tuple[bytes, str, Route]]] | None = None
@@ -82,7 +83,7 @@ class Matcher:
             values = tuple(s.value for s in route.segments)
             path = "/" + "/".join(values)
             if _VERBATIM.fullmatch(path):
-                self._raw[path.encode("ascii")] = route
+                self.exact[path.encode("ascii")] = route
 
     @staticmethod
     def _claim(node: _Node, slot: str, route: Route) -> None:
@@ -99,16 +100,17 @@ class Matcher:
             )
         setattr(node, slot, route)
 
-    def match_static(self, method: str, raw: bytes) -> Match | None:
-        """The all-static route at the undecoded path ``raw``, if one takes ``method``.
+    def match_static(self, method: str, raw: bytes) -> tuple[Route, Params] | None:
+        """The all-static route at the undecoded path ``raw`` and its (no) params, if one
+        takes ``method``, as :meth:`find` gives them.
 
-        A shortcut that needs no splitting or decoding; ``None`` means "use :meth:`match`".
+        A shortcut that needs no splitting or decoding; ``None`` means "use :meth:`find`".
         """
-        route = self._raw.get(raw)
+        route = self.exact.get(raw)
         if route is None and len(raw) > 2 and raw[-1] == _SLASH:
-            route = self._raw.get(raw[:-1])  # one optional slash: never "//" for "/"
+            route = self.exact.get(raw[:-1])  # one optional slash: never "//" for "/"
         if route is not None and route.accepts(method):
-            return Match(route, {})
+            return route, {}
         return None
 
     def match_mount(self, raw: bytes) -> tuple[Route, str] | None:
@@ -120,7 +122,7 @@ class Matcher:
         mounts = self._mounts
         if mounts is None:
             mounts = self._mounts = self._owned_prefixes()
-        if not mounts or not _plain(raw):
+        if not mounts or not plain(raw.decode("latin-1")):
             return None  # one for split_path to decide: decoded, refused or both
         end = raw.find(b"/", 1)
         for prefix, text, route in mounts.get(raw[1:end] if end != -1 else raw[1:], ()):
@@ -164,6 +166,12 @@ class Matcher:
         When the most specific route of the path has no handler for ``method``, less
         specific routes are tried in turn.
         """
+        found = self.find(method, segments)
+        return NoMatch(found) if isinstance(found, frozenset) else Match(*found)
+
+    def find(self, method: str, segments: Sequence[str]) -> tuple[Route, Params] | frozenset[str]:
+        """:meth:`match` as the request pipeline takes it, with nothing made that it does
+        not use: the route and its params, or the methods the path's routes take."""
         # The most specific route without backtracking (an all-static one, for a path
         # that is one): descend preferring static over param; where no child fits, the
         # catch-all of the node reached comes first in the full walk too. A dead end with
@@ -180,13 +188,13 @@ class Matcher:
         else:
             first = node.route or node.catchall
         if first is not None and first.accepts(method):
-            return Match(first, _params(first, segments) if first.param_slots else {})
+            return first, _params(first, segments) if first.param_slots else {}
         allowed: set[str] = set()
         for route in self.candidates(segments):
             if route.accepts(method):
-                return Match(route, _params(route, segments))
+                return route, _params(route, segments)
             allowed.update(route.handlers)
-        return NoMatch(frozenset(allowed))
+        return frozenset(allowed)
 
     def candidates(self, segments: Sequence[str]) -> Iterator[Route]:
         """Every route matching ``segments``, most specific first."""
@@ -206,16 +214,6 @@ def _walk(node: _Node, segments: Sequence[str], index: int) -> Iterator[Route]:
             yield from _walk(node.param, segments, index + 1)
     if node.catchall is not None:
         yield node.catchall
-
-
-def _plain(raw: bytes) -> bool:
-    """Whether :func:`split_path` would take ``raw`` as it is: no escapes, NUL, backslashes,
-    empty segments or (erring on the safe side) anything that could be a dot segment."""
-    # As text: ``in`` on str is several times quicker than on bytes.
-    text = raw.decode("latin-1")
-    return text.isascii() and not (
-        "%" in text or "//" in text or "/." in text or "\\" in text or "\x00" in text
-    )
 
 
 def _params(route: Route, segments: Sequence[str]) -> Params:

@@ -255,9 +255,18 @@ def test_matcher_follows_the_documented_precedence(
         for method in ("GET", "HEAD", "POST", "PUT"):
             found = matcher.match(method, decoded)
             assert outcome(found) == reference_match(table.routes, method, decoded), raw
+            # What the pipeline takes is the same answer.
+            assert matcher.find(method, decoded) == (
+                found.allowed if isinstance(found, NoMatch) else (found.route, found.params)
+            )
             shortcut = matcher.match_static(method, raw)
             if shortcut is not None:
-                assert outcome(shortcut) == outcome(found) and shortcut.params == {}
+                assert outcome(Match(*shortcut)) == outcome(found) and shortcut[1] == {}
+            # A path as sent that names an all-static route is that route's, for the
+            # methods it takes.
+            exact = matcher.exact.get(raw)
+            if exact is not None and exact.accepts(method):
+                assert outcome(found) == (exact.file, {})
         mount = matcher.match_mount(raw)
         if mount is not None:
             route, prefix = mount

@@ -118,8 +118,8 @@ def test_case_sensitive():
 
 def test_static_shortcut_on_the_raw_path():
     m = Matcher([route("/hello-pages", "GET"), route("/[x]", "POST")])
-    assert m.match_static("GET", b"/hello-pages").route.pattern == "/hello-pages"
-    assert m.match_static("GET", b"/hello-pages/").route.pattern == "/hello-pages"
+    assert m.match_static("GET", b"/hello-pages")[0].pattern == "/hello-pages"
+    assert m.match_static("GET", b"/hello-pages/")[0].pattern == "/hello-pages"
     # Anything the shortcut cannot answer goes to the full match.
     assert m.match_static("POST", b"/hello-pages") is None
     assert m.match_static("GET", b"/hello%2Dpages") is None
