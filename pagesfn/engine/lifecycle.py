@@ -46,8 +46,10 @@ class Lifecycle:
         # The two phases that are the pipeline's, bound as they are: they run for every
         # request, and a method of this class around each would cost a call.
         #: Shortcut: the mounted app and prefix that alone own an app-relative raw path,
-        #: if any (:meth:`Pipeline.fast_mount`).
-        self.shortcut: Callable[[bytes], tuple[MountedApp, str] | None] = pipeline.fast_mount
+        #: if any (:meth:`Pipeline.fast_mount`); ``None`` for a tree where none can.
+        self.shortcut: Callable[[bytes], tuple[MountedApp, str] | None] | None = (
+            pipeline.fast_mount if pipeline.mount_shortcut else None
+        )
         #: Prepare: what answers a request, which the face built with the app's form
         #: limits (:meth:`Pipeline.prepare`).
         self.prepare = pipeline.prepare

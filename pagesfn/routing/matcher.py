@@ -187,7 +187,8 @@ class Matcher:
             node = child
         else:
             first = node.route or node.catchall
-        if first is not None and first.accepts(method):
+        # ``method in handlers`` first: the common case, without a call.
+        if first is not None and (method in first.handlers or first.accepts(method)):
             return first, _params(first, segments) if first.param_slots else {}
         allowed: set[str] = set()
         for route in self.candidates(segments):

@@ -91,7 +91,8 @@ class ASGIFace:
             assert self.limits.max_body_size is not None
             receive = counted = LimitedReceive(receive, self.limits.max_body_size)
         path, raw, encoded = route_path(scope)
-        found = lifecycle.shortcut(raw)
+        shortcut = lifecycle.shortcut
+        found = None if shortcut is None else shortcut(raw)
         if found is not None:
             await serve_mounted(self, found[0], found[1], scope, receive, send, counted)
             return

@@ -180,7 +180,8 @@ async def serve_websocket(face: ASGIFace, scope: Scope, receive: Receive, send: 
             await channel.answer(refusal)
             return
         path, raw, encoded = route_path(scope)
-        found = lifecycle.shortcut(raw)
+        shortcut = lifecycle.shortcut
+        found = None if shortcut is None else shortcut(raw)
         if found is not None:
             mount, prefix = found
             child = mount_scope(scope, prefix, mount.state)

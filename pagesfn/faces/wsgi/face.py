@@ -58,7 +58,8 @@ class WSGIFace:
                 environ["wsgi.input"], limits.max_body_size
             )
         raw, encoded = route_path(environ)
-        found = lifecycle.shortcut(raw)
+        shortcut = lifecycle.shortcut
+        found = None if shortcut is None else shortcut(raw)
         if found is not None:
             return serve_mounted(self, found[0], found[1], environ, start_response, counted)
         request = environ_request(environ, method, raw, encoded, limits.form)
