@@ -99,6 +99,7 @@ class Pipeline:
         # form is refused here. A hit among the all-static routes is canonical already.
         method = request.method
         found: tuple[Route, Params] | frozenset[str] | None = None
+        segments: tuple[str, ...] | None = None
         exact = self._exact
         if exact is None:
             found = self.matcher.match_static(
@@ -112,7 +113,6 @@ class Pipeline:
                 if handler is not None:
                     step = Step(handler, {}, route.file)
                     return Flow(self, request, (), step, schedule, face, io, loop)
-        segments: tuple[str, ...] | None = None
         if found is None or self._has_middleware:
             try:
                 segments = request.segments

@@ -46,9 +46,14 @@ def split_path(raw: bytes, *, percent_encoded: bool = True) -> tuple[str, ...]:
     ``/``, malformed escapes, bytes that are not UTF-8, NUL, backslashes, and dot or empty
     segments, however they are spelled.
     """
-    # Most paths are plain ASCII with nothing to decode or refuse: split them at once.
+    # Most paths are plain ASCII with nothing to decode or refuse: split at once. The test
+    # is plain()'s, inline: a call here costs a request about 1% of its time.
     text = raw.decode("latin-1")
-    if plain(text) and text[:1] == "/":
+    if (
+        text.isascii()
+        and text[:1] == "/"
+        and not ("%" in text or "//" in text or "/." in text or "\\" in text or "\x00" in text)
+    ):
         end = len(text) - 1 if len(text) > 1 and text[-1] == "/" else len(text)
         return tuple(text[1:end].split("/")) if end > 1 else ()
     # Byte comparisons with ints are the cheap form of these tests.
