@@ -194,7 +194,7 @@ class Pipeline:
     def step_result(self, result: object) -> Response:
         """Turn what a step returned into a :class:`Response`; raises
         :class:`HandlerResultError` for a value that is none."""
-        return finished(to_response(result))
+        return finished(result if type(result) is Response else to_response(result))
 
     def assets(self, request: Request, found: NoMatch, final: bool) -> Response | None:
         """The answer for a request no route takes: a static file, else (when ``final``)

@@ -8,7 +8,7 @@ from typing import Any
 from werkzeug.datastructures import Headers
 
 from ..errors import HandlerResultError
-from .wrappers import Response, carries_body, dump_json
+from .wrappers import BODILESS, Response, dump_json
 
 _MAX_REPR = 200
 
@@ -83,7 +83,7 @@ def finished(response: Response) -> Response:
     ``Content-Length`` is added on the wire (:func:`~pagesfn.http.head.wire_headers`); the
     face drops the body of a ``HEAD`` response itself, keeping its length.
     """
-    if not carries_body(response.status_code):
+    if response.status_code in BODILESS:
         response.body = b""
         if response.stream is None:
             response.headers.pop("Content-Length", None)

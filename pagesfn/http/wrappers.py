@@ -481,9 +481,14 @@ def dump_json(obj: Any) -> bytes:
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
+#: The statuses whose responses carry no body: 1xx, 204 and 304 (and below 100, which
+#: no response has). ``status in BODILESS`` is :func:`carries_body` without a call.
+BODILESS = frozenset({*range(200), 204, 304})
+
+
 def carries_body(status: int) -> bool:
     """Whether a response with ``status`` may have a body (not 1xx, 204 or 304)."""
-    return status >= 200 and status not in (204, 304)
+    return status not in BODILESS
 
 
 _DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"

@@ -13,7 +13,7 @@ from typing import Any
 from ...concurrency import as_coroutine
 from ...engine.failures import head_failed, log_stream_failure
 from ...http.head import ENCODED_VALUES, KNOWN_LINES, InvalidHead, encoded_value, wire_headers
-from ...http.wrappers import FileBody, Response, carries_body
+from ...http.wrappers import BODILESS, FileBody, Response, carries_body
 from ...types import Scope, Send
 from .body import ASGIBody
 
@@ -205,7 +205,7 @@ def raw_wire_headers(response: Response) -> list[tuple[bytes, bytes]]:
         # Lookups alone (this runs for most responses): a status line werkzeug makes of a
         # code it knows, and a content type already checked.
         code = KNOWN_LINES.get(response.status)
-        if code is not None and carries_body(code):
+        if code is not None and code not in BODILESS:
             encoded = ENCODED_VALUES.get(content_type) or encoded_value(
                 "Content-Type", content_type
             )
