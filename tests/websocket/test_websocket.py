@@ -64,6 +64,14 @@ ECHO = {
             await socket.accept()
             await socket.send("upgraded")
     """,
+    "both/[id].py": """
+        def on_request_get(context):
+            return "plain GET " + context.params["id"]
+
+        async def on_websocket(socket):
+            await socket.accept()
+            await socket.send("upgraded " + socket.context.params["id"])
+    """,
     "http_only.py": "def on_request(context):\n    return 'http'\n",
 }
 
@@ -155,13 +163,15 @@ def test_subprotocol_selection_and_close_code(ws_server):
 def test_a_route_may_answer_http_and_websocket(ws_server):
     import httpx
 
-    url = ws_server(ECHO) + "/both"
-    # Asked over HTTP first too: what the route resolved to for GET is not the handshake's.
-    for _ in range(2):
+    base = ws_server(ECHO)
+    # Asked over HTTP first too: what the route resolved to for GET is not the handshake's,
+    # for an all-static route and a parameter route alike.
+    for path, suffix in [("/both", ""), ("/both/7", " 7"), ("/both/8", " 8")] * 2:
+        url = base + path
         response = httpx.get(url.replace("ws://", "http://"))
-        assert (response.status_code, response.text) == (200, "plain GET")
+        assert (response.status_code, response.text) == (200, "plain GET" + suffix)
         with opened(url) as socket:
-            assert socket.recv(timeout=10) == "upgraded"
+            assert socket.recv(timeout=10) == "upgraded" + suffix
 
 
 # Handshakes nobody takes
