@@ -216,6 +216,7 @@ class Request(_SansIORequest):
         self._headers: Headers | None = None
         self._make_headers = make_headers
         self._header_source = header_source
+        # The pipeline sets it too, when it splits the path itself (Pipeline.prepare).
         self._segments: tuple[str, ...] | None = None
         self.remote_addr = remote_addr
         self._body_source = body
