@@ -62,9 +62,11 @@ _OVERRIDE_HINT = (
 def detect(obj: Any) -> Detected:
     """Tell a WSGI app from an ASGI app by its call signature.
 
-    ``async def (scope, receive, send)`` (a function or an object's ``__call__``) is ASGI 3;
-    a class, or a sync ``__call__(scope)``, is ASGI 2; a sync callable taking
-    ``(environ, start_response)`` is WSGI. Raises :class:`DetectionError` otherwise.
+    ``async def (scope, receive, send)`` (a function or an object's ``__call__``) is ASGI 3,
+    and so is a plain ``def`` taking those three (it returns the awaitable: a wrapper
+    handing the call on to an ASGI app); a class, or a sync ``__call__(scope)``, is ASGI 2;
+    a sync callable taking ``(environ, start_response)`` is WSGI. Raises
+    :class:`DetectionError` otherwise.
     """
     if isinstance(obj, Declared):
         if not callable(obj.app):
@@ -91,6 +93,9 @@ def detect(obj: Any) -> Detected:
     positional = _positional_count(obj)
     if positional == 2:
         return Detected(AppKind.WSGI, obj)
+    if positional == 3:
+        # WSGI takes two; three are ASGI 3's, from a call that returns its awaitable.
+        return Detected(AppKind.ASGI, obj)
     if positional == 1:
         return Detected(AppKind.ASGI, guarantee_single_callable(obj))
     what = "cannot be read" if positional is None else f"takes {positional} arguments"

@@ -46,6 +46,21 @@ class ASGIObject:
         await asgi_function(scope, receive, send)
 
 
+def asgi_returning_awaitable(scope, receive, send):
+    """ASGI 3 from a plain ``def``: it hands the call on and returns the awaitable."""
+    return asgi_function(scope, receive, send)
+
+
+class ASGIObjectReturningAwaitable:
+    """A wrapper object whose sync ``__call__`` returns the wrapped app's coroutine."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, scope, receive, send):
+        return self.app(scope, receive, send)
+
+
 class ASGI2Class:
     """ASGI 2: instantiated with the scope, then called with receive and send."""
 
@@ -79,6 +94,8 @@ ASGI3_APPS = {
     "object": ASGIObject,
     "asgiref.WsgiToAsgi": lambda: WsgiToAsgi(wsgi_function),
     "a2wsgi.WSGIMiddleware": lambda: a2wsgi.WSGIMiddleware(wsgi_function),
+    "def returning an awaitable": lambda: asgi_returning_awaitable,
+    "object returning an awaitable": lambda: ASGIObjectReturningAwaitable(asgi_function),
 }
 
 
@@ -124,11 +141,11 @@ def test_asgi2_double_callables_become_single_callables(app):
         (42, "is a int, not a WSGI or ASGI application"),
         ("app", "is a str, not a WSGI or ASGI application"),
         (lambda *args: None, "signature cannot be read"),
-        (lambda environ, start_response, extra: None, "takes 3 arguments"),
+        (lambda environ, start_response, extra, more: None, "takes 4 arguments"),
         (lambda: None, "takes 0 arguments"),
         (as_asgi(42), "declared a ASGI app, but what it wraps is a int"),
     ],
-    ids=["int", "str", "*args", "three", "none", "declared int"],
+    ids=["int", "str", "*args", "four", "none", "declared int"],
 )
 def test_undecidable_objects(obj, message):
     with pytest.raises(DetectionError, match=message) as caught:
@@ -208,6 +225,18 @@ OVERRIDDEN_TREE = {
 
         app = App
     """,
+    "sync-asgi3/[[default]].py": """
+        class App:
+            def __call__(self, scope, receive, send):
+                return self.serve(scope, receive, send)
+
+            async def serve(self, scope, receive, send):
+                body = f"sync asgi3 {scope['root_path']} {scope['path']}".encode()
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": body})
+
+        app = App()
+    """,
     "both/[[default]].py": """
         from flask import Flask
 
@@ -219,11 +248,13 @@ OVERRIDDEN_TREE = {
 }
 
 
-def test_overridden_and_asgi2_apps_serve_on_both_faces(serve):
+def test_overridden_asgi2_and_sync_asgi3_apps_serve_on_both_faces(serve):
     client = serve(OVERRIDDEN_TREE)
     assert client.get("/varargs/a").text == "asgi /varargs /varargs/a"
     assert client.get("/wsgiclass/a").text == "wsgi /wsgiclass /a"
     assert client.get("/asgi2/a").text == "asgi2 /asgi2 /asgi2/a"
+    # A plain `def __call__(scope, receive, send)` returning a coroutine: ASGI 3, detected.
+    assert client.get("/sync-asgi3/a").text == "sync asgi3 /sync-asgi3 /sync-asgi3/a"
     # `app` is preferred over `application` when a file has both.
     assert client.get("/both").text == "app"
 
