@@ -126,6 +126,13 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         *_limit_options(),
         click.option(
+            "--watch",
+            "watch",
+            multiple=True,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Also restart on changes in DIR (repeatable): a mounted app's source.",
+        ),
+        click.option(
             "--allow-remote-debug",
             is_flag=True,
             default=None,
@@ -280,8 +287,9 @@ def check(project: Path, config_file: Path | None, **tree: Path | None) -> None:
 def _serve(project: Path, mode: str, config_file: Path | None, options: dict[str, Any]) -> None:
     from .server import run
 
-    if options.get("env_files") == ():
-        options["env_files"] = None  # not given: keep the file's or the default
+    for key in ("env_files", "watch"):
+        if options.get(key) == ():
+            options[key] = None  # not given: keep the file's or the default
     status = 0
     try:
         with _startup():

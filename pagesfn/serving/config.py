@@ -107,6 +107,9 @@ class Config:
     limits: Limits = DEFAULT_LIMITS
     #: Let debug pages (tracebacks, file paths) be served on a non-loopback address.
     allow_remote_debug: bool = False
+    #: Folders hot reload watches besides the functions tree: where the source of a
+    #: mounted app lives when its package is outside the tree (``pip install -e``).
+    watch: tuple[Path, ...] = ()
     source: Path | None = None
 
     def env(self) -> dict[str, str]:
@@ -368,6 +371,7 @@ _CHECKS: dict[str, _Check] = {
     "log_dir": _path,
     "intercept_output": _boolean,
     "allow_remote_debug": _boolean,
+    "watch": _paths,
 }
 #: How a limit is written, by what it counts.
 _LIMIT_CHECKS: dict[Unit, _Check] = {"bytes": _size, "seconds": _seconds, "count": _integer(0)}

@@ -414,7 +414,8 @@ def _watched(config: Config) -> list[str]:
     # creation is seen. Not the static files (they are read per request, and a build
     # writing them would restart the server over and over), nor the whole project (it may
     # hold a virtualenv or node_modules, too big to watch). A config file's functions root
-    # and the file's own folder.
+    # and the file's own folder. Then the folders named to watch too (`--watch`), unless
+    # one of those already holds them.
     if config.functions_config is None:
         trees = [config.functions]
     else:
@@ -422,9 +423,10 @@ def _watched(config: Config) -> list[str]:
         trees = [config.functions_config.parent]
         if not root.is_relative_to(trees[0]):
             trees.append(root)
-    watched = []
-    for folder in trees:
+    watched: list[Path] = []
+    for folder in [*trees, *config.watch]:
         while not folder.is_dir() and folder.parent != folder:
             folder = folder.parent
-        watched.append(str(folder))
-    return watched
+        if not any(folder.resolve().is_relative_to(kept.resolve()) for kept in watched):
+            watched.append(folder)
+    return [str(folder) for folder in watched]

@@ -693,6 +693,25 @@ def test_dev_runs_uvicorn_with_reload_watching_the_tree(
         unloaded(app.pages)
 
 
+def test_dev_watches_the_folders_named_to_watch_too(
+    cli, project: Project, no_server: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """A mounted app's package outside the tree (``pip install -e``) is watched when named:
+    by ``--watch`` (repeatable), or ``watch`` in the config file (relative to it); a folder
+    already inside a watched one is not watched twice."""
+    root = project({"functions/hello.py": HELLO, "functions/lib/x.py": ""})
+    shop, blog = tmp_path / "shop", tmp_path / "blog"
+    shop.mkdir()
+    blog.mkdir()
+    result = cli("dev", root, "--watch", str(shop), "--watch", str(root / "functions" / "lib"))
+    assert result.exit_code == 0, result.output
+    (root / "pagesfn.toml").write_text('watch = ["../blog"]\n')
+    assert cli("dev", root).exit_code == 0
+    first, second = no_server
+    assert first["reload_dirs"] == [str(root / "functions"), str(shop)]
+    assert second["reload_dirs"] == [str(root / "functions"), str(blog)]
+
+
 def test_the_app_of_a_tree_broken_after_startup(
     cli, project: Project, no_server: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -217,6 +217,31 @@ def test_dev_reloads_edits_and_survives_broken_files(site: Path, tmp_path: Path)
     assert "WatchFiles detected changes" in output
 
 
+def test_dev_reloads_a_mounted_app_whose_source_is_outside_the_tree(
+    site: Path, tmp_path: Path
+) -> None:
+    """An existing app dropped in from its own folder (as with ``pip install -e``):
+    ``--watch`` that folder and an edit to the app's source is served."""
+    package = tmp_path / "shop_src"
+    package.mkdir()
+    source = package / "shop_app.py"
+    source.write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'shop v1 ' + environ['SCRIPT_NAME'].encode()]\n"
+    )
+    mount = site / "functions" / "shop" / "[[default]].py"
+    mount.parent.mkdir()
+    mount.write_text(
+        f"import sys\nsys.path.insert(0, {str(package)!r})\n\nfrom shop_app import app\n"
+    )
+    with running("dev", site, "--watch", package, cwd=tmp_path) as server:
+        assert server.get("/shop/").text == "shop v1 /shop"
+        assert f"{str(package)!r}" in server.output()  # among the watched folders
+        source.write_text(source.read_text().replace("shop v1", "shop v2"))
+        wait_for(lambda: server.get("/shop/").text, server, "shop v2 /shop".__eq__)
+
+
 def test_dev_under_granian_reloads_edits_and_a_broken_tree(site: Path, tmp_path: Path) -> None:
     """``pagesfn dev --server granian``: Granian's reloader watches the tree as uvicorn's
     does; a tree broken while it is edited is answered with what is wrong, then fixed."""
