@@ -34,6 +34,7 @@ from ..types import ASGIApp, Receive, Scope, Send
 from . import granian_server
 from .config import Config, load_config
 from .head_timeout import HeadTimeoutProtocol, set_timeout
+from .watch import mounted_sources
 
 if TYPE_CHECKING:
     from ..app import Pages
@@ -414,10 +415,10 @@ def _watched(config: Config) -> list[str]:
     # creation is seen. Not the static files (they are read per request, and a build
     # writing them would restart the server over and over), nor the whole project (it may
     # hold a virtualenv or node_modules, too big to watch). A config file's functions root
-    # and the file's own folder. Then the folders named to watch too (`--watch`), unless
-    # one of those already holds them.
+    # and the file's own folder. Then the folders named to watch too (`--watch`), and those
+    # the mounted apps' source comes from (serving.watch), unless one kept holds them.
     if config.functions_config is None:
-        trees = [config.functions]
+        trees = [config.functions, *mounted_sources(config.functions)]
     else:
         root = Path(functions_root(config.functions_config))
         trees = [config.functions_config.parent]

@@ -28,6 +28,7 @@ from pagesfn.serving.head_timeout import HeadTimeoutProtocol
 from pagesfn.serving.logs import AccessLog, answering_file
 from pagesfn.serving.scaffold import project_files
 from pagesfn.serving.server import OPTIONS_VARIABLE, app_from_environment, broken_tree_app, resolve
+from pagesfn.serving.watch import mounted_sources
 from pagesfn.types import Message
 
 Project = Callable[[Mapping[str, str]], Path]
@@ -710,6 +711,38 @@ def test_dev_watches_the_folders_named_to_watch_too(
     first, second = no_server
     assert first["reload_dirs"] == [str(root / "functions"), str(shop)]
     assert second["reload_dirs"] == [str(root / "functions"), str(blog)]
+
+
+def test_dev_watches_where_mounted_apps_come_from(
+    cli, no_server: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the catch-all files import from outside the tree is watched (a package, or a
+    module's folder, on the path as with ``pip install -e``); the standard library,
+    installed packages, the tree itself and relative imports are not."""
+    elsewhere = tmp_path / "src"
+    (elsewhere / "shop").mkdir(parents=True)
+    (elsewhere / "shop" / "__init__.py").write_text("app = None\n")
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "blog_app.py").write_text("app = None\n")
+    monkeypatch.syspath_prepend(str(elsewhere))
+    monkeypatch.syspath_prepend(str(single))
+    functions = tmp_path / "site" / "functions"
+    (functions / "shop").mkdir(parents=True)
+    (functions / "shop" / "[[default]].py").write_text(
+        "import json, os.path\nimport flask\nfrom shop import app\nfrom . import x\n"
+    )
+    (functions / "blog").mkdir()
+    (functions / "blog" / "[[path]].py").write_text("from blog_app.sub import app\n")
+    (functions / "plain.py").write_text("import shop\n")  # not a catch-all: not read
+    (functions / "_lib").mkdir()
+    (functions / "_lib" / "[[x]].py").write_text("import blog_app\n")  # not routed
+    (functions / "broken").mkdir()
+    (functions / "broken" / "[[default]].py").write_text("import (\n")
+    assert mounted_sources(functions) == [single, elsewhere / "shop"]  # in the tree's order
+    assert cli("dev", functions.parent).exit_code == 0
+    [call] = no_server
+    assert call["reload_dirs"] == [str(functions), str(single), str(elsewhere / "shop")]
 
 
 def test_the_app_of_a_tree_broken_after_startup(

@@ -242,6 +242,30 @@ def test_dev_reloads_a_mounted_app_whose_source_is_outside_the_tree(
         wait_for(lambda: server.get("/shop/").text, server, "shop v2 /shop".__eq__)
 
 
+def test_dev_reloads_a_mounted_app_importable_from_outside_the_tree(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app on the import path (as ``pip install -e`` puts it) is watched with nothing
+    to say: its folder is found from the import in the mounting file."""
+    package = tmp_path / "src" / "blog"
+    package.mkdir(parents=True)
+    source = package / "__init__.py"
+    source.write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'blog v1']\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(package.parent))
+    mount = site / "functions" / "blog" / "[[default]].py"
+    mount.parent.mkdir()
+    mount.write_text("from blog import app\n")
+    with running("dev", site, cwd=tmp_path) as server:
+        assert server.get("/blog/").text == "blog v1"
+        assert f"{str(package)!r}" in server.output()  # among the watched folders
+        source.write_text(source.read_text().replace("blog v1", "blog v2"))
+        wait_for(lambda: server.get("/blog/").text, server, "blog v2".__eq__)
+
+
 def test_dev_under_granian_reloads_edits_and_a_broken_tree(site: Path, tmp_path: Path) -> None:
     """``pagesfn dev --server granian``: Granian's reloader watches the tree as uvicorn's
     does; a tree broken while it is edited is answered with what is wrong, then fixed."""
