@@ -122,6 +122,37 @@ def test_import_error_names_the_line(debug_client):
     assert "(line 2)" in debug_client.get("/raises_at_import").text
 
 
+def test_an_error_in_a_mounted_apps_own_package_names_its_file_and_line(serve, tmp_path):
+    """The route file's import line, and where the error is: a module of the project's
+    (here outside the tree: its absolute path), never a library's frame."""
+    package = tmp_path / "outside" / "shopapp"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from .users import app\n")
+    (package / "users.py").write_text("import json\n\napp = json.loads('{')\n")
+    (package.parent / "broken_module.py").write_text("def f(:\n")
+    debug = serve(
+        {
+            "shop/[[default]].py": f"""
+                import sys
+                sys.path.insert(0, {str(package.parent)!r})
+                from shopapp import app
+            """,
+            "syntax/[[default]].py": f"""
+                import sys
+                sys.path.insert(0, {str(package.parent)!r})
+                from broken_module import f as app
+            """,
+        },
+        debug=True,
+    )
+    shop = debug.get("/shop/").text
+    # json.loads raised inside the standard library; the project's frame is users.py's.
+    assert f"(line 3, at {package / 'users.py'}, line 3)" in shop
+    assert "JSONDecodeError" in shop
+    broken = package.parent / "broken_module.py"
+    assert f"(line 3, at {broken}, line 1)" in debug.get("/syntax/").text
+
+
 def test_eager_reports_every_broken_module(pages):
     with pytest.raises(LoadError) as info:
         pages(TREE, eager=True)

@@ -8,6 +8,7 @@ import itertools
 import os
 import re
 import sys
+import sysconfig
 import threading
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -281,7 +282,7 @@ class ModuleLoader:
             spec.loader.exec_module(module)
         except (Exception, SystemExit) as exc:
             sys.modules.pop(name, None)
-            where = _error_line(exc, path)
+            where = _error_place(exc, path, self.root)
             raise HandlerLoadError(
                 file, f"failed to import{where}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -307,13 +308,47 @@ class ModuleLoader:
         return name
 
 
-def _error_line(exc: BaseException, path: str) -> str:
-    if isinstance(exc, SyntaxError) and exc.lineno:
-        return f" (line {exc.lineno})"
+def _error_place(exc: BaseException, path: str, root: str) -> str:
+    """Where an import of the route file at ``path`` failed: the file's line, and the file
+    and line the error is at when that is another module of the project's (a mounted app's
+    own package), not the standard library's or an installed package's."""
+    line = inner = None
+    installed = installed_roots()
     tb = exc.__traceback__
-    line = None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == path:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename == path:
             line = tb.tb_lineno
+        elif line is not None and _projects(filename, installed):
+            inner = (filename, tb.tb_lineno)
         tb = tb.tb_next
-    return f" (line {line})" if line else ""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        if exc.filename is None or os.path.abspath(exc.filename) == path:
+            return f" (line {exc.lineno})"
+        inner = (exc.filename, exc.lineno)
+    if inner is None:
+        return f" (line {line})" if line else ""
+    filename = os.path.abspath(inner[0])
+    shown = os.path.relpath(filename, root) if _within(filename, root) else filename
+    at = f"{shown}, line {inner[1]}"
+    return f" (line {line}, at {at})" if line else f" (at {at})"
+
+
+def installed_roots() -> list[str]:
+    """The folders of the standard library and of installed packages (the environment's
+    prefix included): code that is not the project's."""
+    paths = sysconfig.get_paths()
+    roots = [paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths]
+    return [os.path.realpath(root) for root in (*roots, sys.prefix, sys.base_prefix)]
+
+
+def _projects(filename: str, installed: list[str]) -> bool:
+    """Whether ``filename`` is a file of the project's (not frozen, not installed)."""
+    if filename.startswith("<"):
+        return False
+    real = os.path.realpath(filename)
+    return not any(_within(real, root) for root in installed)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

@@ -13,16 +13,17 @@ import ast
 import importlib.util
 import os
 import sys
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+
+from ..engine.loader import installed_roots
 
 
 def mounted_sources(functions: Path) -> list[Path]:
     """The folders holding what the tree's catch-all files (the ones that can mount an
     app) import from outside the tree, the standard library and the installed packages."""
     tree = functions.resolve()
-    installed = _installed_roots()
+    installed = [Path(root) for root in installed_roots()]
     folders: list[Path] = []
     for file in _catchalls(functions):
         for name in _imported(file):
@@ -77,12 +78,3 @@ def _source_folder(name: str) -> Path | None:
     if spec.has_location and spec.origin:
         return Path(spec.origin).resolve().parent
     return None
-
-
-def _installed_roots() -> list[Path]:
-    """The folders of the standard library and of installed packages (the environment's
-    own prefix included)."""
-    paths = sysconfig.get_paths()
-    roots = [paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths]
-    roots += [sys.prefix, sys.base_prefix]
-    return [Path(root).resolve() for root in roots]
