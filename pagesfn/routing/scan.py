@@ -14,6 +14,9 @@ from .table import ANY, WEBSOCKET, Route, RouteKind, RouteTable, Segment, Segmen
 _PARAM = re.compile(r"\[([^\[\]]*)\]")
 _CATCHALL = re.compile(r"\[\[([^\[\]]*)\]\]")
 _SUFFIX = ".py"
+#: Names the router reads past (helpers beside routes, dot folders); ``_middleware.py``
+#: and ``_worker.py`` are taken before this rule.
+UNROUTED_PREFIXES = ("_", ".")
 _MIDDLEWARE = "_middleware.py"
 _WORKER = "_worker.py"
 
@@ -77,7 +80,7 @@ def _walk(state: _Scan, folder: str, prefix: tuple[Segment, ...], rel_folder: st
             else:
                 state.worker = rel
             continue
-        if entry.name.startswith(("_", ".")):
+        if entry.name.startswith(UNROUTED_PREFIXES):
             continue
         if entry.is_dir():
             segment = _parse_name(state, entry.name, rel, is_file=False)

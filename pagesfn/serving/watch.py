@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..engine.loader import installed_roots
+from ..routing.scan import UNROUTED_PREFIXES
 
 
 def mounted_sources(functions: Path) -> list[Path]:
@@ -43,7 +44,7 @@ def _catchalls(functions: Path) -> Iterator[Path]:
     """The ``[[name]].py`` files of the tree, in the folders the router reads. (Not a
     whole scan: the dev server's start-up would read every file twice.)"""
     for folder, subfolders, files in os.walk(functions):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith(("_", ".")))
+        subfolders[:] = sorted(n for n in subfolders if not n.startswith(UNROUTED_PREFIXES))
         for name in sorted(files):
             if name.startswith("[[") and name.endswith("]].py"):
                 yield Path(folder, name)

@@ -26,6 +26,7 @@ from pagesfn.routing import (
     split_path,
 )
 from pagesfn.routing.matcher import Params
+from pagesfn.routing.path import plain
 
 PURE = settings(max_examples=400, deadline=None)
 TREES = settings(max_examples=150, deadline=None)
@@ -80,6 +81,20 @@ def test_split_path_gives_segments_or_a_bad_request(raw: bytes) -> None:
         decoded = unquote_to_bytes(raw) if percent_encoded else raw
         trimmed = decoded[:-1] if decoded.endswith(b"/") and len(decoded) > 1 else decoded
         assert ("/" + "/".join(segments)).encode() == trimmed
+
+
+@PURE
+@given(raw_paths)
+def test_a_plain_path_is_split_as_it_is(raw: bytes) -> None:
+    """What ``plain()`` calls plain (the mount shortcut's test, which ``split_path`` spells
+    inline) is taken as sent on both faces: split on its slashes, nothing decoded or
+    refused."""
+    text = raw.decode("latin-1")
+    if not (plain(text) and text.startswith("/")):
+        return
+    expected = tuple(text[1 : -1 if len(text) > 1 and text.endswith("/") else None].split("/"))
+    expected = () if expected == ("",) else expected
+    assert split_path(raw) == split_path(raw, percent_encoded=False) == expected
 
 
 @PURE
