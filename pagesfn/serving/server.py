@@ -236,7 +236,9 @@ def app_from_environment() -> Any:
         parser,
     )
     pages = getattr(app, "pages", app)
-    pages.on_server_start = functools.partial(_end_connections_on_exit, pages)
+    pages.on_server_start = functools.partial(
+        _end_connections_on_exit, pages, config.server, config.shutdown_timeout
+    )
     # The process ends right after the lifespan shutdown, on SIGTERM without running any
     # finalizer (uvicorn re-raises the signal): the app releases what it holds then (the
     # last connection to a SQLite KV file checkpoints its WAL back into it).
@@ -267,7 +269,7 @@ def serving_stack(server: str = "uvicorn") -> tuple[str, str]:
     return loop, parser
 
 
-def _end_connections_on_exit(pages: Pages) -> None:
+def _end_connections_on_exit(pages: Pages, server: str, shutdown_timeout: float) -> None:
     """When the server is asked to stop, end streamed responses and close WebSockets with
     1001 first: the server would wait for an endless stream until its shutdown timeout,
     and uvicorn close WebSockets with 1012.
@@ -289,7 +291,10 @@ def _end_connections_on_exit(pages: Pages) -> None:
         closing.add(task)
         task.add_done_callback(closing.discard)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if server == "granian" and _close_before_granian_stops(pages, loop, shutdown_timeout):
+        signals.remove(signal.SIGTERM)
+    for signum in signals:
         previous = signal.getsignal(signum)
         if not callable(previous):
             continue
@@ -299,6 +304,38 @@ def _end_connections_on_exit(pages: Pages) -> None:
             previous(number, frame)
 
         signal.signal(signum, stopping)
+
+
+def _close_before_granian_stops(
+    pages: Pages, loop: asyncio.AbstractEventLoop, shutdown_timeout: float
+) -> bool:
+    """Have a Granian worker close its connections before it stops on SIGTERM (what
+    Granian's main process sends it, as it is asked to stop); whether it was done.
+
+    A Granian worker stops on SIGINT or SIGTERM, handled on its loop, and drops its
+    connections at once: a close frame sent as the same signal arrives would mostly be
+    lost. So SIGTERM is taken from Granian: the connections are closed (within half the
+    shutdown timeout), then the worker sends itself SIGINT, which Granian still handles.
+    SIGINT alone (Ctrl-C in a terminal reaches every process) closes them as it stops.
+    """
+    if not loop.remove_signal_handler(signal.SIGTERM):
+        return False  # not Granian's loop handler: chain the signal as for uvicorn
+    bound = shutdown_timeout / 2 if shutdown_timeout > 0 else None
+    asked: list[asyncio.Task[None]] = []  # once, and held until the process ends
+
+    async def close_then_stop() -> None:
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pages.close_connections(), bound)
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def stopping() -> None:
+        if not asked:
+            asked.append(loop.create_task(close_then_stop()))
+
+    loop.add_signal_handler(signal.SIGTERM, stopping)
+    return True
 
 
 def build_app(config: Config) -> Any:
