@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .asgi_to_wsgi import ASGIBridge
 from .detect import AppKind, Declared, DetectionError, as_asgi, as_wsgi, detect
 from .lifespan import Lifespan, LifespanError, LifespanGroup
-from .mount import mount_environ, mount_scope
+from .mount import PrefixStripped, mount_environ, mount_scope
 from .mounted import MountedApp
 from .wsgi_to_asgi import WSGIBridge, read_body
 
@@ -49,6 +49,7 @@ __all__ = [
     "LifespanError",
     "LifespanGroup",
     "MountedApp",
+    "PrefixStripped",
     "WSGIBridge",
     "as_asgi",
     "as_wsgi",

@@ -8,8 +8,9 @@ reaches a mount at ``/flask``). A request for the bare prefix is given to the ap
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
-from pagesfn.types import Environ, Scope
+from pagesfn.types import ASGIApp, Environ, Receive, Scope, Send
 
 
 def mount_scope(scope: Scope, prefix: str, state: dict[str, Any] | None = None) -> Scope:
@@ -54,3 +55,42 @@ def mount_environ(environ: Environ, prefix: str) -> Environ:
     child["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + native
     child["PATH_INFO"] = rest or "/"
     return child
+
+
+class PrefixStripped:
+    """An ASGI app that routes on the path below its mount, called as it expects: its
+    ``path`` (and ``raw_path``) without the prefix ``root_path`` names, the convention
+    before the ASGI spec said ``path`` includes ``root_path``. ``root_path`` is kept, so
+    the app still builds its URLs and redirects under the prefix.
+    """
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        root = scope.get("root_path", "").rstrip("/")
+        if root and scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            if path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+                scope = dict(scope)
+                scope["path"] = path[len(root) :] or "/"
+                raw = scope.get("raw_path")
+                if raw is not None:
+                    scope["raw_path"] = _raw_below(raw, root)
+        return self.app(scope, receive, send)
+
+    def __repr__(self) -> str:
+        return f"PrefixStripped({self.app!r})"
+
+
+def _raw_below(raw: bytes, root: str) -> bytes:
+    """``raw`` (a request's path as sent) without its first segments spelling ``root``
+    once decoded; ``raw`` itself when it does not start with them."""
+    count = root.count("/")
+    parts = raw.split(b"/", count + 1)
+    head = b"/".join(parts[: count + 1])
+    if len(parts) <= count or unquote_to_bytes(head).decode("utf-8", "replace") != root:
+        return raw
+    return b"/" + parts[count + 1] if len(parts) > count + 1 else b"/"

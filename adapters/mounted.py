@@ -13,6 +13,7 @@ from pagesfn.types import ASGIApp, WSGIApp
 from .asgi_to_wsgi import ASGIBridge
 from .detect import AppKind, detect
 from .lifespan import Lifespan
+from .mount import PrefixStripped
 from .wsgi_to_asgi import WSGIBridge
 
 
@@ -26,7 +27,8 @@ class MountedApp:
     def __init__(self, obj: Any, file: str) -> None:
         detected = detect(obj)
         self.kind: AppKind = detected.kind
-        self.app: Any = detected.app
+        # An app routing on the path below its mount gets it so, from either face.
+        self.app: Any = PrefixStripped(detected.app) if detected.strip_prefix else detected.app
         self.file = file
         self.lifespan: Lifespan | None = (
             Lifespan(self.app, file) if self.kind is AppKind.ASGI else None

@@ -35,6 +35,8 @@ class Result:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    #: What the app wrote to ``wsgi.errors``, where the client keeps it (WebTest does).
+    errors: str = ""
 
     def header(self, name: str) -> str | None:
         values = self.header_all(name)
@@ -179,7 +181,9 @@ class WSGIClient(FaceClient):
         response = self._test.request(
             path, method=method, headers=headers, body=body, environ=environ, expect_errors=True
         )
-        return Result(response.status_int, list(response.headerlist), response.body)
+        return Result(
+            response.status_int, list(response.headerlist), response.body, response.errors
+        )
 
     def _send_chunked(
         self, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
