@@ -255,6 +255,7 @@ class WSGIBridge:
             await send({"type": "http.response.body", "body": data, "more_body": False})
 
     def _run(self, environ: dict[str, Any], exchange: _Exchange) -> None:
+        given = environ["wsgi.input"]
         iterable: Iterable[bytes] = self.app(environ, exchange.start_response)
         try:
             for chunk in iterable:
@@ -267,4 +268,11 @@ class WSGIBridge:
             close = getattr(iterable, "close", None)
             if close is not None:
                 close()
+            # A body the app copied for itself (WebOb spools one to a temporary file) ends
+            # with the request, not whenever the collector reaches the environ.
+            left = environ.get("wsgi.input")
+            if left is not given:
+                close = getattr(left, "close", None)
+                if close is not None:
+                    close()
         exchange.finish()

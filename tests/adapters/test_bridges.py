@@ -587,3 +587,37 @@ def test_the_client_port_may_be_a_string_or_an_int(port):
     environ = wsgi_environ("/")
     environ.update({"REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": port})
     assert build_scope(environ)["client"] == ("127.0.0.1", 51234)
+
+
+SPOOLING = """
+import tempfile
+
+import probes
+
+SPOOLED = probes.probe("spooled")
+
+
+def app(environ, start_response):
+    # As WebOb does for a body it must read twice: a copy the app owns, left in the environ.
+    copy = tempfile.TemporaryFile()
+    copy.write(environ["wsgi.input"].read())
+    copy.seek(0)
+    environ["wsgi.input"] = copy
+    SPOOLED.spooled = copy
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"%d bytes" % len(copy.read())]
+"""
+
+
+def test_a_body_the_app_spooled_for_itself_is_closed_with_the_request(pages):
+    # On the ASGI face the bridge owns the environ: what the app left as its body is closed
+    # when the request ends, not when the collector reaches the environ.
+    app = pages({"spool/[[default]].py": SPOOLING})
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.post("/spool/", content=b"x" * 100_000)
+
+    assert asyncio.run(post()).text == "100000 bytes"
+    assert probe("spooled").spooled.closed
