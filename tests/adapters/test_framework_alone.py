@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from urllib.parse import unquote
 
 import httpx
 import pytest
