@@ -7,19 +7,23 @@ mounted under pagesfn: the same status and body.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 from pathlib import Path
 
+import drivers
 import httpx
 import pytest
 import webtest
 from drivers import FRAMEWORK_SOURCES, framework_source
 from servers import gunicorn_module, gunicorn_serving
-from test_matrix import FRAMEWORK_LIMITS, path_of
+from test_matrix import ASGI_FRAMEWORKS, FRAMEWORK_LIMITS, path_of
 
 CHUNKED = sorted(framework for cell, framework in FRAMEWORK_LIMITS if cell == "chunked")
 NON_ASCII = sorted(f for cell, f in FRAMEWORK_LIMITS if cell == "non-ascii-prefix")
+NON_ASCII_ASGI = [framework for framework in NON_ASCII if framework in ASGI_FRAMEWORKS]
+NON_ASCII_WSGI = [framework for framework in NON_ASCII if framework not in ASGI_FRAMEWORKS]
 
 
 def module_of(framework: str) -> str:
@@ -62,17 +66,23 @@ def test_a_chunked_body_fails_the_same_with_the_framework_alone(
         assert json.loads(alone[1])["size"] == 0
 
 
-@pytest.mark.parametrize("framework", NON_ASCII)
-def test_a_non_ascii_script_name_fails_the_same_with_the_framework_alone(framework: str):
-    # What a WSGI server passes for an app mounted at /café: SCRIPT_NAME's UTF-8 bytes, as
-    # PEP 3333's latin-1 text.
+def load(framework: str):
+    """The app of ``framework``'s fixture, imported on its own."""
     module, name = module_of(framework).split(":")
     spec = importlib.util.spec_from_file_location(module, FRAMEWORK_SOURCES / f"{module}.py")
     assert spec is not None and spec.loader is not None
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
-    app = getattr(loaded, name)
-    client = webtest.TestApp(app, extra_environ={"SCRIPT_NAME": "/café".encode().decode("latin-1")})
+    return getattr(loaded, name)
+
+
+@pytest.mark.parametrize("framework", NON_ASCII_WSGI)
+def test_a_non_ascii_script_name_fails_the_same_with_the_framework_alone(framework: str):
+    # What a WSGI server passes for an app mounted at /café: SCRIPT_NAME's UTF-8 bytes, as
+    # PEP 3333's latin-1 text.
+    client = webtest.TestApp(
+        load(framework), extra_environ={"SCRIPT_NAME": "/café".encode().decode("latin-1")}
+    )
     index = client.get("/", expect_errors=True)
     # The prefix comes back as its UTF-8 bytes read as latin-1 in the URLs the root route
     # builds; or the root route redirects to the very URL asked for, a loop.
@@ -83,3 +93,28 @@ def test_a_non_ascii_script_name_fails_the_same_with_the_framework_alone(framewo
         assert index.status_int in (301, 302, 303, 307, 308)
         location = index.headers["Location"].encode("latin-1").decode("utf-8")
         assert path_of(location) == "/café/"
+
+
+@pytest.mark.parametrize("framework", NON_ASCII_ASGI)
+def test_a_non_ascii_root_path_fails_the_same_with_the_framework_alone(framework: str):
+    # What the ASGI spec has for an app mounted at a prefix: ``path`` includes
+    # ``root_path``, both decoded, and ``raw_path`` is the request's path as sent.
+    app = load(framework)
+
+    async def statuses() -> dict[str, int]:
+        async with drivers.lifespan(app):
+            found = {}
+            for prefix in ("/cafe", "/café"):
+
+                async def mounted(scope, receive, send, prefix=prefix):
+                    if scope["type"] == "http":
+                        scope = {**scope, "root_path": prefix}
+                    await app(scope, receive, send)
+
+                transport = httpx.ASGITransport(mounted)
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                    found[prefix] = (await client.get(prefix + "/items/7")).status_code
+            return found
+
+    # Under an ASCII prefix it answers; under a non-ASCII one it does not find its route.
+    assert asyncio.run(statuses()) == {"/cafe": 200, "/café": 404}
