@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import IO, Any
+from urllib.parse import quote
 
 from pagesfn.types import Environ, Scope
 
@@ -23,6 +25,57 @@ def input_length(environ: Environ) -> int | None:
     if length.isdigit():
         return int(length)
     return None if environ.get("wsgi.input_terminated") else 0
+
+
+def sized(environ: Environ, body: bytes) -> Environ:
+    """``environ`` handing over ``body``, read in full, with its ``CONTENT_LENGTH`` and no
+    ``Transfer-Encoding``: a body whose length was known only at its end, as a server
+    that buffers bodies presents it (many frameworks read ``CONTENT_LENGTH`` bytes and
+    ignore ``wsgi.input_terminated``; Bottle de-chunks a chunked one again)."""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return environ
+
+
+def read_ahead(environ: Environ, limit: int) -> Environ:
+    """``environ`` for a WSGI app, its body read ahead when its length is known only at its
+    end: one ending within ``limit`` bytes is handed over :func:`sized`; a longer one
+    streams on, the bytes read first coming first. Others are left as they are."""
+    if environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
+        return environ
+    source = environ["wsgi.input"]
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = source.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            if size == 0 and "HTTP_TRANSFER_ENCODING" not in environ:
+                return environ  # no body at all (a GET under gunicorn)
+            return sized(dict(environ), b"".join(chunks))
+        chunks.append(chunk)
+        size += len(chunk)
+    child = dict(environ)
+    child["wsgi.input"] = io.BufferedReader(Resumed(b"".join(chunks), source.read))
+    return child
+
+
+class Resumed(io.RawIOBase):
+    """A body stream whose first bytes were already read: ``head``, then what ``read``
+    gives."""
+
+    def __init__(self, head: bytes, read: Any) -> None:
+        self._head = head
+        self._read = read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._head[: len(buffer)] if self._head else self._read(len(buffer))
+        self._head = self._head[len(data) :]
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def build_environ(scope: Scope, body: IO[bytes]) -> Environ:
@@ -93,7 +146,13 @@ def build_scope(environ: Environ, state: dict[str, Any] | None = None) -> Scope:
             continue
         headers.append((name.lower().replace("_", "-").encode("latin-1"), value.encode("latin-1")))
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    raw_path = target.split("?", 1)[0].encode("latin-1") if target else path.encode("utf-8")
+    # The path as a client sends it: the server's own record of it, else the decoded path
+    # percent-encoded again (ASCII, as every request target is).
+    raw_path = (
+        target.split("?", 1)[0].encode("latin-1")
+        if target
+        else quote(path, safe="/:@!$&'()*+,;=~").encode("ascii")
+    )
     port = environ.get("SERVER_PORT", "")
     scope: Scope = {
         "type": "http",

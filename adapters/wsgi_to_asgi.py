@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import IO, Any
 
 from pagesfn.concurrency import as_coroutine
@@ -22,9 +22,10 @@ from pagesfn.http.head import check_wsgi_head
 from pagesfn.http.wrappers import carries_body
 from pagesfn.types import ExcInfo, Message, Receive, Scope, Send, WSGIApp
 
-from .environ import build_environ
+from .environ import build_environ, sized
 
-#: Request bodies up to this size (with a Content-Length) are read before the app runs.
+#: Request bodies up to this size are read before the app runs: one of unknown length
+#: (chunked) that ends within it reaches the app with its Content-Length.
 PRELOAD_LIMIT = 256 * 1024
 #: Responses up to this size are collected and sent at once; larger ones are streamed.
 BUFFER_LIMIT = 256 * 1024
@@ -34,11 +35,15 @@ class _ReceiveStream(io.RawIOBase):
     """``wsgi.input`` for a body still arriving: pulls ``http.request`` messages."""
 
     def __init__(
-        self, receive: Receive, loop: asyncio.AbstractEventLoop, length: int | None
+        self,
+        receive: Receive,
+        loop: asyncio.AbstractEventLoop,
+        length: int | None,
+        pending: bytes = b"",
     ) -> None:
         self._receive = receive
         self._loop = loop
-        self._pending = b""
+        self._pending = pending  # what was read ahead, handed over first
         self._left = length  # bytes still to come, when the length is known
         self._done = False
 
@@ -72,7 +77,7 @@ async def read_body(receive: Receive) -> bytes:
     return b"".join([chunk async for chunk in body_chunks(receive)])
 
 
-async def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+async def body_chunks(receive: Receive) -> AsyncGenerator[bytes, None]:
     """The request body as it arrives from ``receive``, chunk by chunk (the one loop that
     reads an ASGI body); raises :class:`ClientDisconnected` if the client goes first."""
     while True:
@@ -84,6 +89,21 @@ async def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
             yield chunk
         if not message.get("more_body", False):
             return
+
+
+async def _read_ahead(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """A body's first bytes from ``receive``, a little over ``limit`` at most, and whether
+    the body ended within them."""
+    parts: list[bytes] = []
+    size = 0
+    chunks = body_chunks(receive)
+    async for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            await chunks.aclose()
+            return b"".join(parts), False
+    return b"".join(parts), True
 
 
 def _declared_length(headers: list[tuple[str, str]]) -> int | None:
@@ -228,15 +248,24 @@ class WSGIBridge:
             return
         loop = asyncio.get_running_loop()
         length = _content_length(scope)
-        preloaded = length is not None and length <= PRELOAD_LIMIT
         body: IO[bytes]
         stream: _ReceiveStream | None = None
-        if preloaded:
+        whole: bytes | None = None  # a body of unknown length, ended within the preload
+        if length is not None and length <= PRELOAD_LIMIT:
             body = io.BytesIO(await read_body(receive) if length else b"")
+        elif length is None:
+            ahead, ended = await _read_ahead(receive, PRELOAD_LIMIT)
+            if ended:
+                body = io.BytesIO(whole := ahead)
+            else:
+                stream = _ReceiveStream(receive, loop, None, ahead)
+                body = io.BufferedReader(stream, 64 * 1024)
         else:
             stream = _ReceiveStream(receive, loop, length)
             body = io.BufferedReader(stream, 64 * 1024)
         environ = build_environ(scope, body)
+        if whole is not None:
+            sized(environ, whole)
         head = scope["method"] == "HEAD"
         exchange = _Exchange(loop, send, head, receive, stream)
         try:

@@ -1,9 +1,10 @@
 """Real servers on loopback, one context manager per server a user may run pagesfn under.
 
 ``serving(kind, pages)`` serves the face of ``pages`` that ``kind`` speaks and yields its
-base URL: ``uvicorn-h11``, ``uvicorn-httptools`` and ``hypercorn`` serve the ASGI face;
-``wsgiref``, ``werkzeug`` and ``gunicorn`` the WSGI face. gunicorn runs in its own process
-(it has no in-process API), importing the app from the module :func:`gunicorn_module`
+base URL: ``uvicorn-h11``, ``uvicorn-httptools``, ``hypercorn`` and ``granian`` serve the
+ASGI face; ``wsgiref``, ``werkzeug``, ``waitress`` and ``gunicorn`` the WSGI face. gunicorn,
+waitress and Granian run in their own process (:data:`OUT_OF_PROCESS`: none has an
+in-process API that stops cleanly), importing the app from the module :func:`app_module`
 writes.
 """
 
@@ -29,9 +30,11 @@ import pytest
 import uvicorn
 from werkzeug.serving import make_server as werkzeug_make_server
 
-ASGI_SERVERS = ("uvicorn-h11", "uvicorn-httptools", "hypercorn")
-WSGI_SERVERS = ("wsgiref", "werkzeug", "gunicorn")
+ASGI_SERVERS = ("uvicorn-h11", "uvicorn-httptools", "hypercorn", "granian")
+WSGI_SERVERS = ("wsgiref", "werkzeug", "waitress", "gunicorn")
 SERVERS = ASGI_SERVERS + WSGI_SERVERS
+#: The servers run as a process of their own, serving the app of an :func:`app_module`.
+OUT_OF_PROCESS = ("gunicorn", "waitress", "granian")
 
 
 def _free_socket() -> socket.socket:
@@ -139,42 +142,58 @@ def _in_thread(server: Any, port: int) -> Iterator[str]:
         server.server_close()
 
 
-def gunicorn_module(folder: Path, functions: Path, options: dict[str, Any]) -> str:
-    """Write a module building ``Pages(functions, **options)``; returns its import name."""
-    module = folder / "gunicorn_pages_app.py"
+def app_module(folder: Path, functions: Path, options: dict[str, Any]) -> str:
+    """Write a module building ``Pages(functions, **options)`` (``asgi`` its ASGI face,
+    ``app`` its WSGI face) in ``folder``; returns its import name."""
+    module = folder / "served_pages_app.py"
     module.write_text(
         "from pagesfn import Pages\n"
         f"pages = Pages({str(functions)!r}, **{options!r})\n"
+        "asgi = pages\n"
         "app = pages.wsgi\n"
     )
-    return "gunicorn_pages_app:app"
+    return "served_pages_app"
+
+
+def waitress_serving(folder: Path, target: str) -> AbstractContextManager[str]:
+    """waitress serving ``target`` (``module:name``, a WSGI app importable from ``folder``)
+    with four threads."""
+    if find_spec("waitress") is None:
+        pytest.skip("waitress is not installed: pip install waitress")
+    command = ["-m", "waitress", "--threads=4", "--listen=127.0.0.1:{port}", target]
+    return _process_serving(folder, command)
+
+
+def gunicorn_serving(folder: Path, target: str) -> AbstractContextManager[str]:
+    """gunicorn serving ``target`` (``module:name``, a WSGI app importable from ``folder``),
+    one worker with four threads."""
+    if find_spec("gunicorn") is None:
+        pytest.skip("gunicorn is not installed: pip install gunicorn")
+    command = ["-m", "gunicorn", "--workers", "1", "--threads", "4", "--graceful-timeout", "1"]
+    command += ["--log-level", "warning", target, "--bind", "127.0.0.1:{port}"]
+    return _process_serving(folder, command)
+
+
+def granian_serving(folder: Path, target: str) -> AbstractContextManager[str]:
+    """Granian serving ``target`` (``module:name``, an ASGI app importable from ``folder``)
+    through its ASGI interface, one worker."""
+    if find_spec("granian") is None:
+        pytest.skip("granian is not installed: pip install granian")
+    command = ["-m", "granian", "--interface", "asgi", "--workers", "1", "--log-level", "warning"]
+    command += ["--host", "127.0.0.1", "--port", "{port}", target]
+    return _process_serving(folder, command)
 
 
 @contextmanager
-def gunicorn_serving(folder: Path, target: str) -> Iterator[str]:
-    if find_spec("gunicorn") is None:
-        pytest.skip("gunicorn is not installed: pip install gunicorn")
+def _process_serving(folder: Path, command: list[str]) -> Iterator[str]:
+    """Run ``python`` with ``command`` (``{port}`` standing for a free port) in ``folder``,
+    until the block ends."""
     sock = _free_socket()
     port = sock.getsockname()[1]
     sock.close()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--threads",
-        "4",
-        "--graceful-timeout",
-        "1",
-        "--log-level",
-        "warning",
-        target,
-    ]
+    arguments = [argument.replace("{port}", str(port)) for argument in command]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), *sys.path])}
-    process = subprocess.Popen(command, cwd=folder, env=env)
+    process = subprocess.Popen([sys.executable, *arguments], cwd=folder, env=env)
     try:
         _wait_for(port, process)
         yield f"http://127.0.0.1:{port}"
@@ -201,11 +220,16 @@ def _wait_for(port: int, process: subprocess.Popen[bytes] | None = None) -> None
 
 
 def serving(kind: str, pages: Any, folder: Path | None = None) -> AbstractContextManager[str]:
-    """Serve ``pages`` (a :class:`~pagesfn.Pages`) with the server named ``kind``. For
-    ``gunicorn``, ``pages`` is instead the import name of a WSGI app in ``folder``."""
-    if kind == "gunicorn":
+    """Serve ``pages`` (a :class:`~pagesfn.Pages`) with the server named ``kind``. For the
+    servers :data:`OUT_OF_PROCESS`, ``pages`` is instead the name of an :func:`app_module`
+    written in ``folder``."""
+    if kind in OUT_OF_PROCESS:
         assert folder is not None and isinstance(pages, str)
-        return gunicorn_serving(folder, pages)
+        if kind == "granian":
+            return granian_serving(folder, f"{pages}:asgi")
+        return (gunicorn_serving if kind == "gunicorn" else waitress_serving)(
+            folder, f"{pages}:app"
+        )
     servers: dict[str, Callable[[Any], AbstractContextManager[str]]] = {
         "uvicorn-h11": lambda app: uvicorn_serving(app, "h11"),
         "uvicorn-httptools": lambda app: uvicorn_serving(app, "httptools"),

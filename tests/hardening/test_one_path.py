@@ -17,7 +17,7 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from servers import SERVERS, gunicorn_module, serving, uvicorn_serving
+from servers import OUT_OF_PROCESS, SERVERS, app_module, serving, uvicorn_serving
 
 from pagesfn import Pages
 
@@ -292,10 +292,10 @@ def test_attacks_under_real_servers(
     for kind, (files, options) in trees.items():
         functions = write_files(tmp_path / f"functions-{kind}", files)
         with ExitStack() as stack:
-            if server == "gunicorn":
+            if server in OUT_OF_PROCESS:
                 folder = tmp_path / f"app-{kind}"
                 folder.mkdir()
-                target = gunicorn_module(folder, functions, options)
+                target = app_module(folder, functions, options)
                 url = stack.enter_context(serving(server, target, folder))
             else:
                 app = Pages(functions, **options)

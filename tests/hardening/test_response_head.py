@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from servers import SERVERS, gunicorn_module, serving
+from servers import OUT_OF_PROCESS, SERVERS, app_module, serving
 
 from pagesfn import Pages
 from pagesfn.http.head import InvalidHead, check_head, check_raw_head, check_status_line
@@ -178,10 +178,10 @@ def wire(tmp_path: Path, pages: Callable[..., Pages]) -> Iterator[Callable[[str]
 
         def start(server: str) -> str:
             app = pages(WIRE_TREE)
-            if server == "gunicorn":
+            if server in OUT_OF_PROCESS:
                 folder = tmp_path / "gunicorn"
                 folder.mkdir(exist_ok=True)
-                target = gunicorn_module(folder, Path(app.functions), {})
+                target = app_module(folder, Path(app.functions), {})
                 return stack.enter_context(serving(server, target, folder))
             return stack.enter_context(serving(server, app))
 

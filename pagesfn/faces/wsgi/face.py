@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ...adapters.mount import mount_environ
 from ...engine.flow import Flow
 from ...engine.handler import MountCall
 from ...http.wrappers import Request, Response
@@ -23,7 +22,13 @@ from .body import (
     input_chunks,
     route_path,
 )
-from .mounted import capture_wsgi, environ_for, replayed_environ, serve_mounted
+from .mounted import (
+    capture_wsgi,
+    environ_for,
+    mounted_environ,
+    replayed_environ,
+    serve_mounted,
+)
 from .send import close_stream, write_response
 
 if TYPE_CHECKING:
@@ -99,7 +104,7 @@ class WSGIFace:
             environ = environ_for(environ, request)
         environ = replayed_environ(environ, request)
         app = mount.wsgi(self.loop_thread.get_loop, self.executor)
-        return capture_wsgi(app, mount_environ(environ, call.prefix))
+        return capture_wsgi(app, mounted_environ(mount, environ, call.prefix))
 
     def call_origin(self, request: Request, flow: Flow[Environ]) -> Response:
         origin = self.pipeline.origin

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ...adapters.detect import AppKind
+from ...adapters.environ import read_ahead
 from ...adapters.mount import mount_environ
 from ...adapters.mounted import MountedApp
+from ...adapters.wsgi_to_asgi import PRELOAD_LIMIT
 from ...engine.handler import MountCall
 from ...http.head import check_wsgi_head
 from ...http.wrappers import Request, Response
@@ -40,7 +42,7 @@ def serve_mounted(
         if mount.lifespan is not None:
             face.mount_lifespans.ensure_started(mount.lifespan)
         wsgi_app = mount.wsgi(face.loop_thread.get_loop, face.executor)
-        environ = mount_environ(environ, prefix)
+        environ = mounted_environ(mount, environ, prefix)
         # The ASGI bridge checks the heads it starts itself.
         starting = checked_start(start_response) if mount.kind is AppKind.WSGI else start_response
         if counted is not None:
@@ -56,6 +58,14 @@ def serve_mounted(
             response.status, pep3333_headers(response), (type(exc), exc, exc.__traceback__)
         )
         return [] if method == "HEAD" else [response.body]
+
+
+def mounted_environ(mount: MountedApp, environ: Environ, prefix: str) -> Environ:
+    """The environ ``mount`` is called with: its prefix moved to ``SCRIPT_NAME`` and, for a
+    WSGI app, a chunked body that ends within the preload limit handed over with its
+    length (the ASGI bridge does the same on the other face)."""
+    environ = mount_environ(environ, prefix)
+    return read_ahead(environ, PRELOAD_LIMIT) if mount.kind is AppKind.WSGI else environ
 
 
 def _counted(

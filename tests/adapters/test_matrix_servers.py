@@ -1,0 +1,187 @@
+"""The compatibility matrix on the wire: every framework of test_matrix.py mounted from a
+catch-all file (at ``/fw``, and at ``/café`` beside it), served by each real server users
+deploy on: uvicorn (h11 and httptools), hypercorn and Granian for the ASGI face; wsgiref,
+werkzeug, waitress and gunicorn for the WSGI face. In-process clients forgive what servers
+refuse; these requests go through a socket.
+
+One server starts per framework and server, for all the cells that use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import textwrap
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from drivers import framework_source
+from servers import OUT_OF_PROCESS, SERVERS, app_module, serving
+from test_matrix import FRAMEWORKS, HEALTH, WITH_LIFESPAN, expect_framework_limit, path_of
+
+from pagesfn import Pages
+
+
+@dataclass
+class Site:
+    url: str
+    server: str
+    framework: str
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path: str, **kwargs) -> httpx.Response:
+        return httpx.post(self.url + path, timeout=10, **kwargs)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(server, framework) for server in SERVERS for framework in FRAMEWORKS],
+    ids="-".join,
+)
+def site(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Site]:
+    server, framework = request.param
+    root = tmp_path_factory.mktemp(f"{server}-{framework}")
+    functions = root / "functions"
+    source = framework_source(framework.replace("-", "_"))
+    for file, text in {
+        "fw/[[default]].py": source,
+        "café/[[default]].py": source,
+        "health.py": textwrap.dedent(HEALTH),
+    }.items():
+        (functions / file).parent.mkdir(parents=True, exist_ok=True)
+        (functions / file).write_text(text)
+    with ExitStack() as stack:
+        if server in OUT_OF_PROCESS:
+            served = serving(server, app_module(root, functions, {}), root)
+        else:
+            app = Pages(functions)
+            stack.callback(app.close)
+            stack.callback(app.loader.unload)
+            served = serving(server, app)
+        yield Site(stack.enter_context(served), server, framework)
+
+
+def test_a_nested_route_with_a_parameter(site: Site) -> None:
+    answer = site.get("/fw/items/7?x=1")
+    assert answer.status_code == 200
+    assert answer.json()["id"] == "7"
+    assert path_of(answer.json()["url"]) == "/fw/items/7"
+    assert urlsplit(answer.json()["url"]).query == "x=1"
+
+
+@pytest.mark.parametrize("path", ["/fw", "/fw/"])
+def test_the_bare_prefix(site: Site, path: str) -> None:
+    answer = site.get(path)
+    assert answer.status_code == 200
+    assert (answer.json()["route"], answer.json()["root"]) == ("index", "/fw")
+
+
+@pytest.mark.parametrize("path", ["/fwx", "/fwx/items/7"])
+def test_a_sibling_prefix_does_not_reach_the_app(site: Site, path: str) -> None:
+    answer = site.get(path)
+    assert (answer.status_code, answer.text) == (404, "Not Found")
+
+
+def test_the_frameworks_own_404(site: Site) -> None:
+    assert site.get("/fw/no/such/route").status_code == 404
+
+
+def test_url_building_and_redirects_stay_under_the_prefix(site: Site) -> None:
+    item = site.get("/fw/items/7").json()
+    assert path_of(item["link"]) == "/fw/items/abc"
+    moved = site.get("/fw/redirect")
+    assert moved.status_code in (302, 303, 307)
+    assert path_of(moved.headers["location"]) == "/fw/"
+    followed = site.get("/fw/redirect", follow_redirects=True)
+    assert (followed.status_code, followed.json()["route"]) == (200, "index")
+
+
+def test_a_non_ascii_prefix(site: Site, request: pytest.FixtureRequest) -> None:
+    expect_framework_limit(request, "non-ascii-prefix", site.framework)
+    answer = site.get("/caf%C3%A9/items/7")
+    assert answer.status_code == 200
+    assert path_of(answer.json()["url"]) == "/café/items/7"
+    assert path_of(answer.json()["link"]) == "/café/items/abc"
+
+
+def test_non_ascii_and_encoded_slashes_in_paths_and_queries(site: Site) -> None:
+    answer = site.get("/fw/items/caf%C3%A9")
+    assert (answer.status_code, answer.json()["id"]) == (200, "café")
+    query = site.get("/fw/query?a=caf%C3%A9&a=x%2Fy&b=%E6%97%A5%2F%26")
+    assert query.json() == {"a": ["café", "x/y"], "b": "日/&"}
+
+
+def test_a_json_body(site: Site) -> None:
+    payload = {"name": "Ada", "langs": ["fr", "日本語"]}
+    answer = site.post("/fw/json", json=payload)
+    assert (answer.status_code, answer.json()) == (200, {"json": payload})
+
+
+def test_a_form_body(site: Site) -> None:
+    answer = site.post("/fw/form", data={"name": "Ada Lovelace", "lang": "fr & en"})
+    assert answer.json() == {"form": {"name": "Ada Lovelace", "lang": "fr & en"}}
+
+
+# What fails because of the server itself, whatever it serves (test_server_alone.py
+# shows each with the server serving a bare WSGI app).
+SERVER_LIMITS = {("chunked", "wsgiref"): "wsgiref does not read chunked request bodies"}
+# Bottle de-chunks a body itself when the server passes it on still chunked (wsgiref).
+DECHUNKS_ITSELF = {"bottle"}
+
+
+def expect_server_limit(request: pytest.FixtureRequest, cell: str, site: Site) -> None:
+    reason = SERVER_LIMITS.get((cell, site.server))
+    if reason is not None and not (cell == "chunked" and site.framework in DECHUNKS_ITSELF):
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+
+
+def test_a_chunked_body(site: Site, request: pytest.FixtureRequest) -> None:
+    expect_server_limit(request, "chunked", site)
+    parts = [b"first,", b"second," * 1000, b"third"]
+    body = b"".join(parts)
+    answer = site.post(
+        "/fw/raw", content=iter(parts), headers={"Content-Type": "application/octet-stream"}
+    )
+    assert answer.request.headers["transfer-encoding"] == "chunked"
+    assert answer.status_code == 200
+    assert answer.json() == {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+def test_a_streamed_response(site: Site) -> None:
+    with httpx.stream("GET", site.url + "/fw/stream", timeout=10) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/plain")
+        text = b"".join(answer.iter_bytes()).decode()
+    assert text == "".join(f"chunk {i}\n" for i in range(5))
+
+
+def test_cookies_with_a_sensible_path(site: Site) -> None:
+    answer = site.get("/fw/cookies")
+    cookies = answer.headers.get_list("set-cookie")
+    assert [cookie.split(";")[0].strip() for cookie in cookies] == ["a=1", "b=2"]
+    for cookie in cookies:
+        paths = [
+            part.strip()[5:]
+            for part in cookie.split(";")
+            if part.strip().lower().startswith("path=")
+        ]
+        # At the site's root or under the mount, never elsewhere.
+        assert all(path in ("/", "/fw") or path.startswith("/fw/") for path in paths), cookie
+
+
+def test_lifespan_state(site: Site) -> None:
+    if site.framework not in WITH_LIFESPAN:
+        pytest.skip(f"{site.framework}'s app here has no lifespan")
+    answer = site.get("/fw/state")
+    assert answer.json() == {"state": WITH_LIFESPAN[site.framework]}
+
+
+def test_a_plain_handler_beside_the_mounts(site: Site) -> None:
+    assert site.get("/health").text == "healthy"
+    assert json.loads(site.get("/fw/items/health").text)["id"] == "health"
