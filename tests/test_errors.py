@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
+import pagesfn
 from pagesfn import LoadError, Pages
 
 TREE = {
@@ -151,6 +153,30 @@ def test_an_error_in_a_mounted_apps_own_package_names_its_file_and_line(serve, t
     assert "JSONDecodeError" in shop
     broken = package.parent / "broken_module.py"
     assert f"(line 3, at {broken}, line 1)" in debug.get("/syntax/").text
+    # The page shows the source around that line, for a browser and for an API client.
+    page = debug.get("/shop/", headers={"Accept": "text/html"}).text
+    assert f"<code>{package / 'users.py'}</code>, line 3" in page
+    assert '<span class="at">app = json.loads(&#x27;{&#x27;)' in page
+    source = debug.get("/shop/", headers={"Accept": "application/json"}).json()["source"]
+    assert (source["file"], source["line"]) == (str(package / "users.py"), 3)
+    assert source["excerpt"] == ["import json", "", "app = json.loads('{')"]
+    syntax = debug.get("/syntax/", headers={"Accept": "application/json"}).json()["source"]
+    assert (syntax["file"], syntax["line"], syntax["excerpt"]) == (str(broken), 1, ["def f(:"])
+
+
+def test_debug_tracebacks_fold_pagesfns_own_frames(debug_client):
+    pagesfn_folder = str(Path(pagesfn.__file__).parent)
+    api = debug_client.get("/boom", headers={"Accept": "application/json"}).json()
+    lines = api["traceback"]
+    assert not any(pagesfn_folder in line for line in lines)
+    folded = [line for line in lines if "of pagesfn folded]" in line]
+    assert folded and all(line.startswith("  [") for line in folded)
+    # The handler's own frame stays, and the page points at its line.
+    assert any('boom.py", line' in line for line in lines)
+    assert api["source"]["file"].endswith("boom.py")
+    page = debug_client.get("/boom", headers={"Accept": "text/html"}).text
+    # In a browser the folded frames are one click away.
+    assert "<details><summary>[" in page and pagesfn_folder in page
 
 
 def test_eager_reports_every_broken_module(pages):

@@ -4,18 +4,33 @@ as JSON for everything else (API clients, ``curl``, tests)."""
 from __future__ import annotations
 
 import html
+import linecache
+import os
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
+from ..adapters import mounted as _adapters
 from ..errors import PagesError
 from ..http.wrappers import Request, Response
 from ..routing import Route
+from .loader import installed_roots, is_project_file
+
+#: pagesfn's own folders (the package, and its adapter layer installed beside it): their
+#: frames are folded in the tracebacks shown.
+OWN_FOLDERS = tuple(
+    str(folder) + os.sep
+    for folder in (Path(__file__).resolve().parents[1], Path(_adapters.__file__).resolve().parent)
+)
+#: Lines shown either side of the line an error is at.
+EXCERPT_CONTEXT = 3
 
 _STYLE = (
     "body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem}"
     "pre{background:#f6f6f6;padding:1rem;overflow:auto;font-size:13px}"
     "h1{font-size:1.4rem;color:#b00020}td,th{text-align:left;padding:.2rem 1rem .2rem 0}"
-    "code{background:#f3f3f3}"
+    "code{background:#f3f3f3}details{display:inline}summary{color:#777;cursor:pointer}"
+    ".at{background:#ffe3e3;display:block}"
 )
 
 
@@ -25,20 +40,32 @@ def wants_html(request: Request | None) -> bool:
 
 
 def error_page(exc: BaseException, where: str, request: Request | None) -> Response:
-    """A 500 that shows ``exc``: the file and handler (``where``), and the traceback when
+    """A 500 that shows ``exc``: the file and handler (``where``); the project's source
+    around the line the error is at; and the traceback, pagesfn's own frames folded, when
     there is more to it than a load error's own message."""
     if isinstance(exc, PagesError) and exc.__cause__ is None:
         # pagesfn's own errors say what is wrong and where; their traceback would not.
         detail = where + str(exc)
-        lines: list[str] = []
+        parts: list[tuple[int, str]] = []
     else:
         detail = where + f"{type(exc).__name__}: {exc}"
-        lines = traceback.format_exception(exc)
+        parts = list(_folded_traceback(exc))
+    source = source_excerpt(exc)
     if wants_html(request):
+        excerpt = ""
+        if source is not None:
+            file, line, lines = source
+            shown = "".join(
+                f'<span class="at">{html.escape(text)}</span>'
+                if number == line
+                else html.escape(text)
+                for number, text in lines
+            )
+            excerpt = f"<p><code>{html.escape(file)}</code>, line {line}</p><pre>{shown}</pre>"
         body = (
             f"<!doctype html><meta charset=utf-8><title>500: {html.escape(type(exc).__name__)}"
-            f"</title><style>{_STYLE}</style><h1>{html.escape(detail)}</h1>"
-            + (f"<pre>{html.escape(''.join(lines))}</pre>" if lines else "")
+            f"</title><style>{_STYLE}</style><h1>{html.escape(detail)}</h1>{excerpt}"
+            + (f"<pre>{_traceback_html(parts)}</pre>" if parts else "")
             + "<p>This page shows because the app runs in debug mode.</p>"
         )
         return Response(body, 500, mimetype="text/html")
@@ -47,10 +74,89 @@ def error_page(exc: BaseException, where: str, request: Request | None) -> Respo
             "error": "Internal Server Error",
             "detail": detail,
             "exception": type(exc).__name__,
-            "traceback": lines,
+            "source": None
+            if source is None
+            else {
+                "file": source[0],
+                "line": source[1],
+                "excerpt": [text.rstrip("\n") for _, text in source[2]],
+            },
+            "traceback": [_folded_line(count) if count else text for count, text in parts],
         },
         500,
     )
+
+
+def _folded_traceback(exc: BaseException) -> Iterator[tuple[int, str]]:
+    """The lines of ``exc``'s traceback, chained exceptions included; each run of frames
+    in pagesfn's own code comes as one ``(count, text)`` (the frames joined), every other
+    line as ``(0, line)``."""
+    run: list[str] = []
+    for part in traceback.TracebackException.from_exception(exc).format():
+        if part.startswith('  File "') and _own(part[8 : part.find('"', 8)]):
+            run.append(part)
+            continue
+        if run:
+            yield len(run), "".join(run)
+            run = []
+        yield 0, part
+    if run:
+        yield len(run), "".join(run)
+
+
+def _folded_line(count: int) -> str:
+    return f"  [{count} frame{'s' if count > 1 else ''} of pagesfn folded]\n"
+
+
+def _traceback_html(parts: list[tuple[int, str]]) -> str:
+    return "".join(
+        f"<details><summary>{html.escape(_folded_line(count).strip())}</summary>"
+        f"{html.escape(text)}</details>\n"
+        if count
+        else html.escape(text)
+        for count, text in parts
+    )
+
+
+def _own(filename: str) -> bool:
+    return os.path.realpath(filename).startswith(OWN_FOLDERS)
+
+
+def source_excerpt(exc: BaseException) -> tuple[str, int, list[tuple[int, str]]] | None:
+    """The project's file and line ``exc`` (or what caused it) is at, with the lines around
+    it: where a syntax error is, else the innermost frame in the project's own code (not
+    pagesfn's, the standard library's or an installed package's). ``None`` when there is
+    no such line, or its source cannot be read."""
+    installed = installed_roots()
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        place = _error_line(error, installed)
+        if place is not None:
+            file, line = place
+            first = max(1, line - EXCERPT_CONTEXT)
+            lines = [
+                (n, linecache.getline(file, n)) for n in range(first, line + EXCERPT_CONTEXT + 1)
+            ]
+            lines = [(n, text) for n, text in lines if text]
+            if any(n == line for n, _ in lines):
+                return file, line, lines
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _error_line(error: BaseException, installed: list[str]) -> tuple[str, int] | None:
+    if isinstance(error, SyntaxError) and error.filename and error.lineno:
+        return error.filename, error.lineno
+    place = None
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not _own(filename) and is_project_file(filename, installed):
+            place = filename, tb.tb_lineno
+        tb = tb.tb_next
+    return place
 
 
 def not_found_page(request: Request, routes: Sequence[Route]) -> Response:

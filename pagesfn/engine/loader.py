@@ -319,7 +319,7 @@ def _error_place(exc: BaseException, path: str, root: str) -> str:
         filename = tb.tb_frame.f_code.co_filename
         if filename == path:
             line = tb.tb_lineno
-        elif line is not None and _projects(filename, installed):
+        elif line is not None and is_project_file(filename, installed):
             inner = (filename, tb.tb_lineno)
         tb = tb.tb_next
     if isinstance(exc, SyntaxError) and exc.lineno:
@@ -342,7 +342,7 @@ def installed_roots() -> list[str]:
     return [os.path.realpath(root) for root in (*roots, sys.prefix, sys.base_prefix)]
 
 
-def _projects(filename: str, installed: list[str]) -> bool:
+def is_project_file(filename: str, installed: list[str]) -> bool:
     """Whether ``filename`` is a file of the project's (not frozen, not installed)."""
     if filename.startswith("<"):
         return False

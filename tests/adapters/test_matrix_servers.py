@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from drivers import framework_source
-from servers import OUT_OF_PROCESS, SERVERS, app_module, serving
+from servers import ASGI_SERVERS, OUT_OF_PROCESS, SERVERS, app_module, serving
 from test_matrix import FRAMEWORKS, HEALTH, WITH_LIFESPAN, expect_framework_limit, path_of
 
 from pagesfn import Pages
@@ -185,3 +185,42 @@ def test_lifespan_state(site: Site) -> None:
 def test_a_plain_handler_beside_the_mounts(site: Site) -> None:
     assert site.get("/health").text == "healthy"
     assert json.loads(site.get("/fw/items/health").text)["id"] == "health"
+
+
+# The fixture apps with a WebSocket route (``/ws``: echoes a message and its root_path).
+WEBSOCKETS = {"fastapi", "starlette", "quart", "falcon-asgi", "litestar", "blacksheep"}
+
+
+def websocket_url(site: Site) -> str:
+    """The WebSocket URL of ``site``, when its server and app carry WebSockets."""
+    if site.server not in ASGI_SERVERS:
+        pytest.skip("a WSGI server carries no WebSockets")
+    if site.framework not in WEBSOCKETS:
+        pytest.skip(f"{site.framework}'s app here has no WebSocket route")
+    return site.url.replace("http://", "ws://")
+
+
+def echoed(url: str) -> str:
+    from websockets.sync.client import connect
+
+    with connect(url, open_timeout=10) as socket:
+        socket.send("hello")
+        return socket.recv(timeout=10)
+
+
+def test_a_websocket_through_the_mount(site: Site) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = websocket_url(site)
+    assert echoed(url + "/fw/ws") == "hello from /fw"
+    # A sibling prefix is pagesfn's, which has no WebSocket route there: refused.
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url + "/fwx/ws", open_timeout=10)
+    assert refused.value.response.status_code in (403, 404)
+
+
+def test_a_websocket_under_a_non_ascii_prefix(site: Site, request: pytest.FixtureRequest) -> None:
+    url = websocket_url(site)
+    expect_framework_limit(request, "non-ascii-prefix", site.framework)
+    assert echoed(url + "/caf%C3%A9/ws") == "hello from /café"

@@ -147,6 +147,8 @@ def body_tree(marks: Path) -> dict[str, str]:
 
 #: Where each reader of :func:`body_tree` answers, by the name it marks.
 READERS = {"sync": "/sync", "async": "/async", "flask": "/flask/echo", "fastapi": "/fastapi/echo"}
+#: The readers whose chunked body pagesfn reads ahead (a mounted WSGI app's).
+READ_AHEAD = {"flask"}
 
 
 def time_tree(marks: Path) -> dict[str, str]:
@@ -478,7 +480,9 @@ def test_a_chunked_body_is_counted_as_it_is_read(
     body_client: Any, marks: Path, reader: str, chunks: int, status: int
 ) -> None:
     """A body of unknown length under or at the limit is read whole; past it, whoever read
-    it (a handler, mounted Flask, mounted FastAPI) the answer is 413."""
+    it (a handler, mounted Flask, mounted FastAPI) the answer is 413. (A mounted WSGI app's
+    body is read ahead, to hand it over with its length: one past the limit is refused
+    there, counted all the same, before the app runs.)"""
     result = body_client.chunked("POST", READERS[reader], [b"x" * CHUNK] * chunks)
     assert result.status == status
     if status == 200:
@@ -487,7 +491,7 @@ def test_a_chunked_body_is_counted_as_it_is_read(
         assert f"limit of {LIMIT} bytes" in result.text
         assert result.header("Connection") == ("close" if body_client.face == "asgi" else None)
     # The reader was called: the body was counted, not refused from its head.
-    assert (marks / reader).exists()
+    assert (marks / reader).exists() is (status == 200 or reader not in READ_AHEAD)
 
 
 def test_a_handler_that_swallows_the_error_still_answers_413(body_client: Any) -> None:
@@ -560,7 +564,8 @@ def test_a_middleware_catching_errors_does_not_hide_a_413(
     path = "/guarded" + READERS[reader]
     over = client.chunked("POST", path, [b"x" * CHUNK] * 11)
     assert over.status == 413
-    assert (marks / reader).exists()
+    # Refused as it was read: by its reader, or as pagesfn read it ahead for a WSGI app.
+    assert (marks / reader).exists() is (reader not in READ_AHEAD)
     under = client.chunked("POST", path, [b"x" * CHUNK] * 10)
     assert (under.status, under.json()) == (200, {"size": LIMIT})
 
