@@ -24,12 +24,13 @@ APPS = Path(__file__).parent.parent / "fixtures" / "apps"
 class WireClient(FaceClient):
     """The client API of the in-process tests, over a socket to a real server."""
 
-    def __init__(self, url: str, face: str) -> None:
-        self.url = url
+    def __init__(self, url: str, face: str, stack: ExitStack) -> None:
         self.face = face
+        # Cookies kept across requests, as a browser keeps them.
+        self.http = stack.enter_context(httpx.Client(base_url=url, timeout=10))
 
     def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
-        answer = httpx.request(method, self.url + path, headers=headers, content=body, timeout=10)
+        answer = self.http.request(method, path, headers=headers, content=body)
         return Result(answer.status_code, list(answer.headers.multi_items()), answer.content)
 
 
@@ -61,7 +62,7 @@ def served(
             stack.callback(app.close)
             stack.callback(app.loader.unload)
             served = serving(where, app)
-        return WireClient(stack.enter_context(served), face)
+        return WireClient(stack.enter_context(served), face, stack)
 
     with ExitStack() as stack:
         yield start
@@ -101,4 +102,56 @@ def test_fastapi_docs_and_the_oauth2_password_flow(served) -> None:
     assert made.status == 201
     assert client.get(f"/api/items/{made.json()['id']}").json() == {"name": "Engine", "price": 9.5}
     assert client.get("/api/items/999").status == 404
+    assert client.get("/health").text == "healthy"
+
+
+FLASKR = f"""
+import sys
+
+sys.path.insert(0, {str(APPS)!r})
+from flaskr import create_app
+
+app = create_app()
+"""
+
+
+def test_a_flask_blog_with_blueprints_sessions_flashes_templates_and_static_files(served):
+    client = served({"blog/[[default]].py": FLASKR, "health.py": HEALTH})
+    home = client.get("/blog/")
+    assert home.status == 200
+    # Every URL the templates build is under the prefix: the nav, the stylesheet.
+    for link in ('href="/blog/auth/register"', 'href="/blog/auth/login"', "/blog/static/style.css"):
+        assert link in home.text
+    css = client.get("/blog/static/style.css")
+    assert css.status == 200 and css.header("Content-Type").startswith("text/css")
+    assert client.get("/blog").status == 200  # the bare prefix, without a redirect
+
+    def form(path: str, **fields: str):
+        return client.request("POST", path, data=fields or None)
+
+    registered = form("/blog/auth/register", username="ada", password="engine")
+    assert (registered.status, registered.header("Location")) == (302, "/blog/auth/login")
+    again = form("/blog/auth/register", username="ada", password="engine")
+    assert "User ada is already registered." in again.text  # a flashed message
+    wrong = form("/blog/auth/login", username="ada", password="nope")
+    assert "Incorrect username or password." in wrong.text
+    logged_in = form("/blog/auth/login", username="ada", password="engine")
+    assert (logged_in.status, logged_in.header("Location")) == (302, "/blog/")
+    cookie = logged_in.header("Set-Cookie")
+    assert cookie.startswith("flaskr_session=") and "Path=/" in cookie
+    assert 'href="/blog/auth/logout"' in client.get("/blog/").text  # the session holds
+
+    made = form("/blog/create", title="Notes", body="on the engine")
+    assert (made.status, made.header("Location")) == (302, "/blog/")
+    listed = client.get("/blog/").text
+    assert "Notes" in listed and 'href="/blog/1/update"' in listed
+    edited = form("/blog/1/update", title="Notes, revised", body="on the engine")
+    assert edited.status == 302
+    assert "Notes, revised" in client.get("/blog/").text
+    assert form("/blog/1/delete").status == 302
+    assert "Notes" not in client.get("/blog/").text
+    assert client.get("/blog/1/update").status == 404
+
+    assert client.get("/blog/auth/logout").header("Location") == "/blog/"
+    assert client.get("/blog/create").header("Location") == "/blog/auth/login"
     assert client.get("/health").text == "healthy"
