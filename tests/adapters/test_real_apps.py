@@ -4,6 +4,10 @@ face)."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -155,3 +159,98 @@ def test_a_flask_blog_with_blueprints_sessions_flashes_templates_and_static_file
     assert client.get("/blog/auth/logout").header("Location") == "/blog/"
     assert client.get("/blog/create").header("Location") == "/blog/auth/login"
     assert client.get("/health").text == "healthy"
+
+
+DJANGO_HANDLER = """
+import os
+import sys
+
+sys.path.insert(0, {apps!r})
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djadmin.settings")
+
+from django.core.{kind} import get_{kind}_application
+
+app = get_{kind}_application()
+"""
+
+
+def csrf_token(page: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert found is not None, page[:500]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "granian"])
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_djangos_admin_under_a_prefix(
+    kind: str, server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Django's admin through its WSGI or ASGI handler, on the WSGI face (gunicorn) or the
+    ASGI face (Granian): its pages, links, redirects and static files under ``/site``;
+    log in, add a book, delete it. (Django is configured once per process, and this test
+    process already has it configured for the matrix: each server has its own.)"""
+    pytest.importorskip("whitenoise")
+    database = tmp_path / "db.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "djadmin.settings",
+        "DJADMIN_DATABASE": str(database),
+        "PYTHONPATH": str(APPS),
+    }
+    setup = APPS / "djadmin" / "setup_database.py"
+    subprocess.run([sys.executable, str(setup)], env=env, check=True)
+    monkeypatch.setenv("DJADMIN_DATABASE", str(database))
+    monkeypatch.setenv("DJADMIN_PREFIX", "/site")
+    functions = tmp_path / "functions"
+    (functions / "site").mkdir(parents=True)
+    handler = DJANGO_HANDLER.format(apps=str(APPS), kind=kind)
+    (functions / "site" / "[[default]].py").write_text(handler)
+    with (
+        serving(server, app_module(tmp_path, functions, {}), tmp_path) as url,
+        httpx.Client(base_url=url, timeout=10) as browser,
+    ):
+        # Not logged in: the admin sends the browser to its login page, under the prefix.
+        first = browser.get("/site/admin/")
+        assert first.status_code == 302
+        assert first.headers["location"] == "/site/admin/login/?next=/site/admin/"
+        login = browser.get("/site/admin/login/?next=/site/admin/")
+        assert login.status_code == 200
+        assert 'action="/site/admin/login/?next=/site/admin/"' in login.text
+        # Its stylesheets are under the prefix, and served (WhiteNoise, inside the app).
+        css = re.search(r'href="(/site/static/admin/css/[^"]+\.css)"', login.text)
+        assert css is not None, re.findall(r"<link[^>]+>", login.text)
+        sheet = browser.get(css.group(1))
+        assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/css")
+        fields = {"username": "admin", "password": "engine-room", "next": "/site/admin/"}
+        fields["csrfmiddlewaretoken"] = csrf_token(login.text)
+        logged_in = browser.post("/site/admin/login/?next=/site/admin/", data=fields)
+        assert (logged_in.status_code, logged_in.headers["location"]) == (302, "/site/admin/")
+        session = [c for c in logged_in.headers.get_list("set-cookie") if "sessionid=" in c]
+        assert session and "Path=/" in session[0]
+        index = browser.get("/site/admin/")
+        assert 'href="/site/admin/shelf/book/"' in index.text
+        # Add a book, see it listed, delete it.
+        add = browser.get("/site/admin/shelf/book/add/")
+        added = browser.post(
+            "/site/admin/shelf/book/add/",
+            data={
+                "title": "Sketch of the Analytical Engine",
+                "_save": "Save",
+                "csrfmiddlewaretoken": csrf_token(add.text),
+            },
+        )
+        assert (added.status_code, added.headers["location"]) == (302, "/site/admin/shelf/book/")
+        listed = browser.get("/site/admin/shelf/book/")
+        assert "Sketch of the Analytical Engine" in listed.text
+        link = re.search(r'href="(/site/admin/shelf/book/(\d+)/change/)"', listed.text)
+        assert link is not None
+        confirm = browser.get(f"/site/admin/shelf/book/{link.group(2)}/delete/")
+        deleted = browser.post(
+            f"/site/admin/shelf/book/{link.group(2)}/delete/",
+            data={"post": "yes", "csrfmiddlewaretoken": csrf_token(confirm.text)},
+        )
+        changelist = "/site/admin/shelf/book/"
+        assert (deleted.status_code, deleted.headers["location"]) == (302, changelist)
+        after = browser.get(changelist).text
+        assert "“Sketch of the Analytical Engine” was deleted successfully" in after
+        assert link.group(1) not in after
