@@ -239,3 +239,25 @@ def serving(kind: str, pages: Any, folder: Path | None = None) -> AbstractContex
     }
     app = pages if kind in ASGI_SERVERS else pages.wsgi
     return servers[kind](app)
+
+
+def serving_tree(kind: str, functions: Path, folder: Path) -> AbstractContextManager[str]:
+    """Serve the functions tree at ``functions`` with the server ``kind``: in this process
+    (the app closed and its route modules unloaded afterwards), or, for the servers
+    :data:`OUT_OF_PROCESS`, from an :func:`app_module` written in ``folder``."""
+    if kind in OUT_OF_PROCESS:
+        return serving(kind, app_module(folder, functions, {}), folder)
+    return _serving_pages(kind, functions)
+
+
+@contextmanager
+def _serving_pages(kind: str, functions: Path) -> Iterator[str]:
+    from pagesfn import Pages
+
+    app = Pages(functions)
+    try:
+        with serving(kind, app) as url:
+            yield url
+    finally:
+        app.loader.unload()
+        app.close()

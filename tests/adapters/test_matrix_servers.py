@@ -13,17 +13,14 @@ import hashlib
 import json
 import textwrap
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from drivers import framework_source
-from servers import ASGI_SERVERS, OUT_OF_PROCESS, SERVERS, app_module, serving
+from servers import ASGI_SERVERS, SERVERS, serving_tree
 from test_matrix import FRAMEWORKS, HEALTH, WITH_LIFESPAN, expect_framework_limit, path_of
-
-from pagesfn import Pages
 
 
 @dataclass
@@ -56,15 +53,8 @@ def site(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Site]:
     }.items():
         (functions / file).parent.mkdir(parents=True, exist_ok=True)
         (functions / file).write_text(text)
-    with ExitStack() as stack:
-        if server in OUT_OF_PROCESS:
-            served = serving(server, app_module(root, functions, {}), root)
-        else:
-            app = Pages(functions)
-            stack.callback(app.close)
-            stack.callback(app.loader.unload)
-            served = serving(server, app)
-        yield Site(stack.enter_context(served), server, framework)
+    with serving_tree(server, functions, root) as url:
+        yield Site(url, server, framework)
 
 
 def test_a_nested_route_with_a_parameter(site: Site) -> None:

@@ -17,10 +17,8 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from clients import FaceClient, Result
-from servers import OUT_OF_PROCESS, app_module, serving
+from servers import serving_tree
 from test_matrix import HEALTH
-
-from pagesfn import Pages
 
 APPS = Path(__file__).parent.parent / "fixtures" / "apps"
 
@@ -59,14 +57,8 @@ def served(
         for name, text in files.items():
             (functions / name).parent.mkdir(parents=True, exist_ok=True)
             (functions / name).write_text(textwrap.dedent(text))
-        if where in OUT_OF_PROCESS:
-            served = serving(where, app_module(tmp_path, functions, {}), tmp_path)
-        else:
-            app = Pages(functions)
-            stack.callback(app.close)
-            stack.callback(app.loader.unload)
-            served = serving(where, app)
-        return WireClient(stack.enter_context(served), face, stack)
+        url = stack.enter_context(serving_tree(where, functions, tmp_path))
+        return WireClient(url, face, stack)
 
     with ExitStack() as stack:
         yield start
@@ -206,7 +198,7 @@ def test_djangos_admin_under_a_prefix(
     handler = DJANGO_HANDLER.format(apps=str(APPS), kind=kind)
     (functions / "site" / "[[default]].py").write_text(handler)
     with (
-        serving(server, app_module(tmp_path, functions, {}), tmp_path) as url,
+        serving_tree(server, functions, tmp_path) as url,
         httpx.Client(base_url=url, timeout=10) as browser,
     ):
         # Not logged in: the admin sends the browser to its login page, under the prefix.

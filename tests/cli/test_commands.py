@@ -976,6 +976,7 @@ def test_broken_tree_app_answers_500_with_the_error_as_json() -> None:
             "error": "Internal Server Error",
             "detail": str(TREE_ERROR),
             "exception": "RouteDefinitionError",
+            "source": None,
             "traceback": [],
         }
 
