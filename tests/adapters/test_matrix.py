@@ -38,6 +38,7 @@ FRAMEWORKS = [
     "litestar",
     "blacksheep",
     "connexion",
+    "lilya",
 ]
 WITH_LIFESPAN = {
     "fastapi": "hello from the fastapi lifespan",
@@ -46,9 +47,10 @@ WITH_LIFESPAN = {
     "falcon-asgi": "hello from the falcon lifespan",
     "litestar": "hello from the litestar lifespan",
     "blacksheep": "hello from the blacksheep lifespan",
+    "lilya": "hello from the lilya lifespan",
 }
-# Starlette's ServerErrorMiddleware sends a 500, then re-raises the exception.
-RERAISE = {"fastapi", "starlette"}
+# Starlette's ServerErrorMiddleware (and Lilya's) sends a 500, then re-raises the exception.
+RERAISE = {"fastapi", "starlette", "lilya"}
 HEALTH = """
     def on_request_get(context):
         return "healthy"
@@ -78,6 +80,7 @@ ASGI_FRAMEWORKS = {
     "litestar",
     "blacksheep",
     "connexion",
+    "lilya",
 }
 
 
@@ -302,7 +305,8 @@ def asgi_status(app, path: str) -> int:
 
 # Falcon's WSGI app writes the traceback of an error it caught to ``wsgi.errors``.
 TO_WSGI_ERRORS = {"falcon-wsgi", "bottle"}
-# Litestar logs the errors it answers only in debug mode (its logging runs on a thread).
+# Litestar logs the errors it answers through the logging setup it makes, left off here
+# (as in a mixed tree, where it would change every app's logging).
 UNLOGGED = {"litestar"}
 
 

@@ -178,7 +178,7 @@ def test_a_plain_handler_beside_the_mounts(site: Site) -> None:
 
 
 # The fixture apps with a WebSocket route (``/ws``: echoes a message and its root_path).
-WEBSOCKETS = {"fastapi", "starlette", "quart", "falcon-asgi", "litestar", "blacksheep"}
+WEBSOCKETS = {"fastapi", "starlette", "quart", "falcon-asgi", "litestar", "blacksheep", "lilya"}
 
 
 def websocket_url(site: Site) -> str:
