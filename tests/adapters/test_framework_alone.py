@@ -11,6 +11,7 @@ import asyncio
 import gc
 import importlib.util
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def module_of(framework: str) -> str:
     """The import name of ``framework``'s fixture app, with the name of its app."""
     django = framework.startswith("django")
     module = framework.replace("-", "_") + ("" if django else "_app")
-    return f"{module}:{'application' if django else 'app'}"
+    return f"{module}:{'application' if framework == 'django-wsgi' else 'app'}"
 
 
 def chunks(size: int) -> Iterator[bytes]:
@@ -80,6 +81,8 @@ def load(framework: str):
     spec = importlib.util.spec_from_file_location(module, FRAMEWORK_SOURCES / f"{module}.py")
     assert spec is not None and spec.loader is not None
     loaded = importlib.util.module_from_spec(spec)
+    # Some frameworks look their app's module up by name (Litestar, Pyramid).
+    sys.modules[module] = loaded
     spec.loader.exec_module(loaded)
     return getattr(loaded, name)
 

@@ -9,6 +9,9 @@ One server starts per framework and server, for all the cells that use it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import hashlib
 import json
 import textwrap
@@ -16,11 +19,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import drivers
 import httpx
 import pytest
+import webtest
 from drivers import framework_source
 from servers import ASGI_SERVERS, SERVERS, serving_tree
-from test_matrix import FRAMEWORKS, HEALTH, WITH_LIFESPAN, expect_framework_limit, path_of
+from test_framework_alone import load
+from test_matrix import (
+    ASGI_FRAMEWORKS,
+    FRAMEWORKS,
+    HEALTH,
+    WITH_LIFESPAN,
+    expect_framework_limit,
+    path_of,
+)
 
 
 @dataclass
@@ -120,14 +133,22 @@ def test_a_form_body(site: Site) -> None:
 
 # What fails because of the server itself, whatever it serves (test_server_alone.py
 # shows each with the server serving a bare WSGI app).
-SERVER_LIMITS = {("chunked", "wsgiref"): "wsgiref does not read chunked request bodies"}
-# Bottle de-chunks a body itself when the server passes it on still chunked (wsgiref).
-DECHUNKS_ITSELF = {"bottle"}
+SERVER_LIMITS = {
+    ("chunked", "wsgiref"): "wsgiref does not read chunked request bodies",
+    ("encoded-slash", "wsgiref"): "wsgiref does not pass the request's path as sent",
+}
+# The frameworks each server limit shows with: Bottle de-chunks a body itself when the
+# server passes it on still chunked; only a framework routing on raw_path (BlackSheep)
+# tells %2F from / in a path.
+SHOWS_WITH = {
+    "chunked": lambda framework: framework != "bottle",
+    "encoded-slash": lambda framework: framework == "blacksheep",
+}
 
 
 def expect_server_limit(request: pytest.FixtureRequest, cell: str, site: Site) -> None:
     reason = SERVER_LIMITS.get((cell, site.server))
-    if reason is not None and not (cell == "chunked" and site.framework in DECHUNKS_ITSELF):
+    if reason is not None and SHOWS_WITH[cell](site.framework):
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
 
@@ -214,3 +235,41 @@ def test_a_websocket_under_a_non_ascii_prefix(site: Site, request: pytest.Fixtur
     url = websocket_url(site)
     expect_framework_limit(request, "non-ascii-prefix", site.framework)
     assert echoed(url + "/caf%C3%A9/ws") == "hello from /café"
+
+
+@functools.cache
+def answered_alone(framework: str, path: str) -> tuple[int, str | None]:
+    """The status (and the ``id`` of a 200) ``framework``'s app gives ``GET path`` served
+    alone at the root, in this process: ASGI apps through httpx (its scope as uvicorn builds
+    it), WSGI apps through WebTest (its environ as gunicorn builds it)."""
+    app = load(framework)
+    if framework in ASGI_FRAMEWORKS:
+
+        async def get() -> httpx.Response:
+            async with contextlib.AsyncExitStack() as stack:
+                if framework in WITH_LIFESPAN:  # the others have none (Django refuses one)
+                    await stack.enter_async_context(drivers.lifespan(app))
+                transport = httpx.ASGITransport(app)
+                client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+                async with client:
+                    return await client.get(path)
+
+        answer = asyncio.run(get())
+        status, body = answer.status_code, answer.content
+    else:
+        served = webtest.TestApp(app).get(path, expect_errors=True)
+        status, body = served.status_int, served.body
+    return status, json.loads(body)["id"] if status == 200 else None
+
+
+@pytest.mark.parametrize("below", ["/items/a%2Fb", "/items/a%252Fb", "/items/%E6%97%A5%2F"])
+def test_an_encoded_slash_in_a_path_means_what_it_means_alone(
+    site: Site, below: str, request: pytest.FixtureRequest
+) -> None:
+    """Whatever the framework makes of ``%2F`` in a path segment (a 404 for most, which
+    route on the decoded path), mounted it makes the same."""
+    if "%2F" in below:
+        expect_server_limit(request, "encoded-slash", site)
+    answer = site.get("/fw" + below)
+    mounted = answer.status_code, answer.json()["id"] if answer.status_code == 200 else None
+    assert mounted == answered_alone(site.framework, below)

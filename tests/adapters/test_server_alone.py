@@ -3,6 +3,8 @@ server serving a bare WSGI app, without pagesfn (test_matrix_servers.SERVER_LIMI
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from servers import wsgiref_serving
 
@@ -27,3 +29,19 @@ def test_wsgiref_does_not_read_a_chunked_body():
         assert chunked.request.headers["transfer-encoding"] == "chunked"
         assert chunked.text == "0"
         assert httpx.post(url, content=b"first,second", timeout=10).text == "12"
+
+
+def request_target(environ, start_response):
+    """Answers with what the server passes of the request's path."""
+    seen = {key: environ.get(key) for key in ("PATH_INFO", "RAW_URI", "REQUEST_URI")}
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(seen).encode()]
+
+
+def test_wsgiref_does_not_pass_the_path_as_sent():
+    # PATH_INFO is decoded, and no RAW_URI or REQUEST_URI keeps the path as sent: %2F and /
+    # arrive alike, so an app routing on the raw path cannot tell them apart.
+    with wsgiref_serving(request_target) as url:
+        encoded = httpx.get(url + "/items/a%2Fb", timeout=10).json()
+        plain = httpx.get(url + "/items/a/b", timeout=10).json()
+    assert encoded == plain == {"PATH_INFO": "/items/a/b", "RAW_URI": None, "REQUEST_URI": None}
