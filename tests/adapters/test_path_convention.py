@@ -97,8 +97,8 @@ def test_an_app_it_cannot_see_is_declared(serve):
     assert result.json()["path"] == "/where/x"
 
 
-def call(app, scope):
-    """The scope ``app`` is called with."""
+def stripped(scope):
+    """The scope an app wrapped in :class:`PrefixStripped` is called with."""
     seen = {}
 
     async def inner(scope, receive, send):
@@ -114,9 +114,9 @@ def scope_for(kind, root_path, path, raw_path):
 
 @pytest.mark.parametrize("kind", ["http", "websocket"])
 def test_the_prefix_comes_off_path_and_raw_path(kind):
-    seen = call(None, scope_for(kind, "/café", "/café/a%2Fb/c", b"/caf%C3%A9/a%2Fb/c"))
+    seen = stripped(scope_for(kind, "/café", "/café/a%2Fb/c", b"/caf%C3%A9/a%2Fb/c"))
     assert (seen["root_path"], seen["path"], seen["raw_path"]) == ("/café", "/a%2Fb/c", b"/a%2Fb/c")
-    bare = call(None, scope_for(kind, "/x/y", "/x/y/", b"/x/y/"))
+    bare = stripped(scope_for(kind, "/x/y", "/x/y/", b"/x/y/"))
     assert (bare["path"], bare["raw_path"]) == ("/", b"/")
 
 
@@ -126,7 +126,7 @@ def test_what_is_not_under_the_prefix_is_left_alone():
         scope_for("http", "/fw", "/fwx/a", b"/fwx/a"),
         scope_for("lifespan", "/fw", "/fw/a", b"/fw/a"),
     ):
-        assert call(None, scope) == scope
+        assert stripped(scope) == scope
 
 
 segment = st.text(
@@ -140,7 +140,7 @@ def test_stripping_agrees_on_path_and_raw_path(prefix, rest):
     below = "/" + "/".join(rest)
     raw = (quote(root, safe="/") + quote(below, safe="/")).encode()
     full = root + (below if rest else "/")
-    seen = call(None, scope_for("http", root, full, raw))
+    seen = stripped(scope_for("http", root, full, raw))
     assert seen["path"] == (below if rest else "/")
     assert unquote(seen["raw_path"].decode()) == seen["path"]
 
