@@ -42,7 +42,13 @@ def read_ahead(environ: Environ, limit: int) -> Environ:
     """``environ`` for a WSGI app, its body read ahead when its length is known only at its
     end: one ending within ``limit`` bytes is handed over :func:`sized`; a longer one
     streams on, the bytes read first coming first. Others are left as they are."""
-    if environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
+    # An HTTP/1 request without Content-Length or Transfer-Encoding has no body: a GET
+    # costs two lookups here, and no read.
+    if (
+        environ.get("CONTENT_LENGTH")
+        or "HTTP_TRANSFER_ENCODING" not in environ
+        or not environ.get("wsgi.input_terminated")
+    ):
         return environ
     source = environ["wsgi.input"]
     chunks: list[bytes] = []
@@ -50,8 +56,6 @@ def read_ahead(environ: Environ, limit: int) -> Environ:
     while size <= limit:
         chunk = source.read(min(64 * 1024, limit + 1 - size))
         if not chunk:
-            if size == 0 and "HTTP_TRANSFER_ENCODING" not in environ:
-                return environ  # no body at all (a GET under gunicorn)
             return sized(dict(environ), b"".join(chunks))
         chunks.append(chunk)
         size += len(chunk)

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import html
 import linecache
-import os
 import traceback
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
-from ..adapters import mounted as _adapters
 from ..errors import PagesError
 from ..http.wrappers import Request, Response
 from ..routing import Route
-from .loader import installed_roots, is_project_file
+from .loader import installed_roots, is_own_file, project_error_line
 
-#: pagesfn's own folders (the package, and its adapter layer installed beside it): their
-#: frames are folded in the tracebacks shown.
-OWN_FOLDERS = tuple(
-    str(folder) + os.sep
-    for folder in (Path(__file__).resolve().parents[1], Path(_adapters.__file__).resolve().parent)
-)
 #: Lines shown either side of the line an error is at.
 EXCERPT_CONTEXT = 3
 
@@ -93,7 +84,7 @@ def _folded_traceback(exc: BaseException) -> Iterator[tuple[int, str]]:
     line as ``(0, line)``."""
     run: list[str] = []
     for part in traceback.TracebackException.from_exception(exc).format():
-        if part.startswith('  File "') and _own(part[8 : part.find('"', 8)]):
+        if part.startswith('  File "') and is_own_file(part[8 : part.find('"', 8)]):
             run.append(part)
             continue
         if run:
@@ -118,10 +109,6 @@ def _traceback_html(parts: list[tuple[int, str]]) -> str:
     )
 
 
-def _own(filename: str) -> bool:
-    return os.path.realpath(filename).startswith(OWN_FOLDERS)
-
-
 def source_excerpt(exc: BaseException) -> tuple[str, int, list[tuple[int, str]]] | None:
     """The project's file and line ``exc`` (or what caused it) is at, with the lines around
     it: where a syntax error is, else the innermost frame in the project's own code (not
@@ -132,7 +119,7 @@ def source_excerpt(exc: BaseException) -> tuple[str, int, list[tuple[int, str]]]
     error: BaseException | None = exc
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        place = _error_line(error, installed)
+        place = project_error_line(error, installed)
         if place is not None:
             file, line = place
             first = max(1, line - EXCERPT_CONTEXT)
@@ -144,19 +131,6 @@ def source_excerpt(exc: BaseException) -> tuple[str, int, list[tuple[int, str]]]
                 return file, line, lines
         error = error.__cause__ or error.__context__
     return None
-
-
-def _error_line(error: BaseException, installed: list[str]) -> tuple[str, int] | None:
-    if isinstance(error, SyntaxError) and error.filename and error.lineno:
-        return error.filename, error.lineno
-    place = None
-    tb = error.__traceback__
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if not _own(filename) and is_project_file(filename, installed):
-            place = filename, tb.tb_lineno
-        tb = tb.tb_next
-    return place
 
 
 def not_found_page(request: Request, routes: Sequence[Route]) -> Response:

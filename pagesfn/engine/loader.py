@@ -13,9 +13,11 @@ import threading
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..adapters import mounted as _mounted
 from ..adapters.detect import Declared, DetectionError
 from ..adapters.mounted import MountedApp
 from ..errors import HandlerLoadError, kept
@@ -311,27 +313,37 @@ class ModuleLoader:
 def _error_place(exc: BaseException, path: str, root: str) -> str:
     """Where an import of the route file at ``path`` failed: the file's line, and the file
     and line the error is at when that is another module of the project's (a mounted app's
-    own package), not the standard library's or an installed package's."""
-    line = inner = None
-    installed = installed_roots()
+    own package), not the standard library's, an installed package's or pagesfn's."""
+    line = None
     tb = exc.__traceback__
     while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename == path:
+        if tb.tb_frame.f_code.co_filename == path:
             line = tb.tb_lineno
-        elif line is not None and is_project_file(filename, installed):
-            inner = (filename, tb.tb_lineno)
         tb = tb.tb_next
-    if isinstance(exc, SyntaxError) and exc.lineno:
-        if exc.filename is None or os.path.abspath(exc.filename) == path:
-            return f" (line {exc.lineno})"
-        inner = (exc.filename, exc.lineno)
+    inner = project_error_line(exc, installed_roots())
+    if inner is not None and os.path.abspath(inner[0]) == path:
+        return f" (line {inner[1]})"  # a syntax error in the route file itself
     if inner is None:
         return f" (line {line})" if line else ""
     filename = os.path.abspath(inner[0])
     shown = os.path.relpath(filename, root) if _within(filename, root) else filename
     at = f"{shown}, line {inner[1]}"
     return f" (line {line}, at {at})" if line else f" (at {at})"
+
+
+def project_error_line(error: BaseException, installed: list[str]) -> tuple[str, int] | None:
+    """The file and line of the project's code ``error`` is at: where a syntax error is,
+    else the innermost frame of its traceback in the project's code."""
+    if isinstance(error, SyntaxError) and error.filename and error.lineno:
+        return error.filename, error.lineno
+    place = None
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if is_project_file(filename, installed):
+            place = filename, tb.tb_lineno
+        tb = tb.tb_next
+    return place
 
 
 def installed_roots() -> list[str]:
@@ -342,12 +354,25 @@ def installed_roots() -> list[str]:
     return [os.path.realpath(root) for root in (*roots, sys.prefix, sys.base_prefix)]
 
 
+#: pagesfn's own folders (the package, and its adapter layer installed beside it).
+OWN_FOLDERS = tuple(
+    str(folder) + os.sep
+    for folder in (Path(__file__).resolve().parents[1], Path(_mounted.__file__).resolve().parent)
+)
+
+
+def is_own_file(filename: str) -> bool:
+    """Whether ``filename`` is one of pagesfn's own."""
+    return os.path.realpath(filename).startswith(OWN_FOLDERS)
+
+
 def is_project_file(filename: str, installed: list[str]) -> bool:
-    """Whether ``filename`` is a file of the project's (not frozen, not installed)."""
+    """Whether ``filename`` is a file of the project's (not frozen, not installed, not
+    pagesfn's own)."""
     if filename.startswith("<"):
         return False
     real = os.path.realpath(filename)
-    return not any(_within(real, root) for root in installed)
+    return not real.startswith(OWN_FOLDERS) and not any(_within(real, root) for root in installed)
 
 
 def _within(path: str, folder: str) -> bool:
