@@ -2,133 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, asynccontextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.abc
-import anyio.from_thread
-import httpx
 import pytest
-import webtest
-from clients import FaceClient, Result
+from clients import ASGIClient, FaceClient, WSGIClient
 from servers import uvicorn_serving
 
 from pagesfn import Pages
-from pagesfn.types import Message
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 Tree = str | Path | Mapping[str, str]
-
-
-@asynccontextmanager
-async def lifespan(app: Any) -> AsyncIterator[list[Message]]:
-    """Drive ``app``'s lifespan: startup on enter, shutdown on exit; yields what it sent."""
-    inbox: anyio.abc.ObjectSendStream[Message]
-    inbox, outbox = anyio.create_memory_object_stream[Message](2)
-    sent: list[Message] = []
-    event = anyio.Event()
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-        event.set()
-
-    async def run() -> None:
-        await app(
-            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, outbox.receive, send
-        )
-
-    async with inbox, outbox, anyio.create_task_group() as tasks:
-        tasks.start_soon(run)
-        await inbox.send({"type": "lifespan.startup"})
-        while not sent:
-            await event.wait()
-        if sent[0]["type"] != "lifespan.startup.complete":
-            raise RuntimeError(f"lifespan startup failed: {sent[0]}")
-        yield sent
-        await inbox.send({"type": "lifespan.shutdown"})
-
-
-class ASGIClient(FaceClient):
-    """Drives ``pages`` (the ASGI app) through httpx, from sync test code."""
-
-    face = "asgi"
-
-    def __init__(self, app: Pages, stack: ExitStack) -> None:
-        self.app = app
-        self._portal = stack.enter_context(anyio.from_thread.start_blocking_portal())
-        transport = httpx.ASGITransport(app, client=("203.0.113.7", 50000))
-        self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-        stack.callback(self._portal.call, self._client.aclose)
-        # Run the lifespan protocol around the requests, as ASGI servers do.
-        self.lifespan = stack.enter_context(self._portal.wrap_async_context_manager(lifespan(app)))
-
-    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
-        async def send() -> httpx.Response:
-            return await self._client.request(method, path, headers=headers, content=body)
-
-        response = self._portal.call(send)
-        return Result(response.status_code, list(response.headers.multi_items()), response.content)
-
-    def _send_chunked(
-        self, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
-    ) -> Result:
-        async def body() -> AsyncIterator[bytes]:
-            for chunk in chunks:
-                yield chunk
-
-        async def send() -> httpx.Response:
-            # httpx sends an async iterable without Content-Length, as chunked.
-            return await self._client.request(method, path, headers=headers, content=body())
-
-        response = self._portal.call(send)
-        return Result(response.status_code, list(response.headers.multi_items()), response.content)
-
-
-class WSGIClient(FaceClient):
-    """Drives ``pages.wsgi`` through WebTest (with its WSGI lint checks on)."""
-
-    face = "wsgi"
-
-    def __init__(self, app: Pages, stack: ExitStack) -> None:
-        self.app = app
-        self._test = webtest.TestApp(app.wsgi, extra_environ={"REMOTE_ADDR": "203.0.113.7"})
-
-    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
-        # Real WSGI servers (gunicorn, uWSGI, werkzeug) pass the raw request target on.
-        environ = {"REQUEST_URI": path, "HTTP_HOST": "testserver"}
-        response = self._test.request(
-            path, method=method, headers=headers, body=body, environ=environ, expect_errors=True
-        )
-        return Result(
-            response.status_int, list(response.headerlist), response.body, response.errors
-        )
-
-    def _send_chunked(
-        self, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
-    ) -> Result:
-        request = webtest.TestRequest.blank(path, method=method, headers=headers)
-        # What a server passes on for a chunked request: the de-chunked body, no
-        # CONTENT_LENGTH, and ``wsgi.input_terminated`` to say the stream ends with the body.
-        request.environ.pop("CONTENT_LENGTH", None)
-        request.environ.update(
-            {
-                "wsgi.input": io.BytesIO(b"".join(chunks)),
-                "wsgi.input_terminated": True,
-                "HTTP_TRANSFER_ENCODING": "chunked",
-                "REQUEST_URI": path,
-                "HTTP_HOST": "testserver",
-            }
-        )
-        response = self._test.do_request(request, expect_errors=True)
-        return Result(response.status_int, list(response.headerlist), response.body)
-
 
 Client = FaceClient
 
