@@ -195,3 +195,31 @@ class WSGIClient(FaceClient):
         )
         response = self._test.do_request(request, expect_errors=True)
         return Result(response.status_int, list(response.headerlist), response.body)
+
+
+class WireClient(FaceClient):
+    """The same request API over a socket to a real server (httpx, cookies kept across
+    requests as a browser keeps them). ``raw`` keeps bodies as sent, not decoded."""
+
+    def __init__(self, url: str, face: str, stack: ExitStack, *, raw: bool = False) -> None:
+        self.face = face
+        self.raw = raw
+        self.http = stack.enter_context(httpx.Client(base_url=url, timeout=10))
+
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
+        return self._answer(self.http.build_request(method, path, headers=headers, content=body))
+
+    def _send_chunked(
+        self, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
+    ) -> Result:
+        # httpx sends an iterator without Content-Length, as chunked.
+        request = self.http.build_request(method, path, headers=headers, content=iter(chunks))
+        return self._answer(request)
+
+    def _answer(self, request: httpx.Request) -> Result:
+        answer = self.http.send(request, stream=True)
+        try:
+            body = b"".join(answer.iter_raw() if self.raw else answer.iter_bytes())
+        finally:
+            answer.close()
+        return Result(answer.status_code, list(answer.headers.multi_items()), body)

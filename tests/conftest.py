@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 from clients import ASGIClient, FaceClient, WSGIClient
-from servers import uvicorn_serving
+from servers import uvicorn_serving, write_tree
 
 from pagesfn import Pages
 
@@ -32,15 +31,6 @@ def serving_with_uvicorn(app: Any) -> AbstractContextManager[str]:
 def uvicorn_server() -> Callable[[Any], AbstractContextManager[str]]:
     """``with uvicorn_server(app) as url:`` serves ``app`` with a real uvicorn on loopback."""
     return serving_with_uvicorn
-
-
-def write_tree(root: Path, files: Mapping[str, str]) -> Path:
-    """Write ``{relative path: source}`` under ``root`` (sources are dedented)."""
-    for rel, source in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(source).lstrip("\n"))
-    return root
 
 
 @pytest.fixture

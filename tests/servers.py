@@ -15,9 +15,10 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from importlib.util import find_spec
 from pathlib import Path
@@ -239,6 +240,15 @@ def serving(kind: str, pages: Any, folder: Path | None = None) -> AbstractContex
     }
     app = pages if kind in ASGI_SERVERS else pages.wsgi
     return servers[kind](app)
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    """Write ``{relative path: source}`` under ``root`` (sources are dedented)."""
+    for rel, source in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
+    return root
 
 
 def serving_tree(kind: str, functions: Path, folder: Path) -> AbstractContextManager[str]:

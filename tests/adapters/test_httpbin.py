@@ -24,8 +24,8 @@ import brotlicffi
 import httpx
 import pytest
 import werkzeug.test
-from clients import ASGIClient, FaceClient, Result
-from servers import gunicorn_serving, serving_tree, waitress_serving
+from clients import ASGIClient, FaceClient, Result, WireClient
+from servers import gunicorn_serving, serving_tree, waitress_serving, write_tree
 
 from pagesfn import Pages
 
@@ -142,13 +142,6 @@ CASES = [
 ]
 
 
-def raw(answer: httpx.Response) -> Result:
-    """The response as sent: its body not decoded (``/gzip`` is compared gzipped)."""
-    return Result(
-        answer.status_code, list(answer.headers.multi_items()), b"".join(answer.iter_raw())
-    )
-
-
 class RawASGI(ASGIClient):
     """The ASGI face in process through httpx, as :class:`ASGIClient`, with raw bodies,
     sending only the headers asked for, as :class:`WerkzeugClient` does."""
@@ -167,21 +160,6 @@ class RawASGI(ASGIClient):
             return Result(answer.status_code, list(answer.headers.multi_items()), content)
 
         return self._portal.call(send)
-
-
-class HTTPXClient(FaceClient):
-    """An httpx client over a socket to a real server."""
-
-    def __init__(self, http: httpx.Client, stack: ExitStack) -> None:
-        self.http = stack.enter_context(http)
-
-    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
-        request = self.http.build_request(method, path, headers=headers, content=body)
-        answer = self.http.send(request, stream=True)
-        try:
-            return raw(answer)
-        finally:
-            answer.close()
 
 
 class WerkzeugClient(FaceClient):
@@ -237,9 +215,7 @@ def pair(
 ) -> Iterator[Pair]:
     face, where = request.param.split("-", 1)
     root = tmp_path_factory.mktemp(request.param)
-    functions = root / "functions"
-    (functions / PREFIX.strip("/")).mkdir(parents=True)
-    (functions / PREFIX.strip("/") / "[[default]].py").write_text(MOUNT)
+    functions = write_tree(root / "functions", {f"{PREFIX[1:]}/[[default]].py": MOUNT})
     with ExitStack() as stack:
         if where == "in-process":
             pages = Pages(functions)
@@ -254,8 +230,8 @@ def pair(
         alone_serving = waitress_serving if where == "waitress" else gunicorn_serving
         alone_url = stack.enter_context(alone_serving(root, "httpbin:app"))
         mounted_url = stack.enter_context(serving_tree(where, functions, root))
-        alone = HTTPXClient(httpx.Client(base_url=alone_url, timeout=10), stack)
-        mounted = HTTPXClient(httpx.Client(base_url=mounted_url, timeout=10), stack)
+        alone = WireClient(alone_url, face, stack, raw=True)
+        mounted = WireClient(mounted_url, face, stack, raw=True)
         yield Pair(alone, alone_url, mounted, mounted_url)
 
 

@@ -14,7 +14,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -24,7 +23,7 @@ import httpx
 import pytest
 import webtest
 from drivers import framework_source
-from servers import ASGI_SERVERS, SERVERS, serving_tree
+from servers import ASGI_SERVERS, SERVERS, serving_tree, write_tree
 from test_framework_alone import load
 from test_matrix import (
     ASGI_FRAMEWORKS,
@@ -57,15 +56,9 @@ class Site:
 def site(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Site]:
     server, framework = request.param
     root = tmp_path_factory.mktemp(f"{server}-{framework}")
-    functions = root / "functions"
     source = framework_source(framework.replace("-", "_"))
-    for file, text in {
-        "fw/[[default]].py": source,
-        "café/[[default]].py": source,
-        "health.py": textwrap.dedent(HEALTH),
-    }.items():
-        (functions / file).parent.mkdir(parents=True, exist_ok=True)
-        (functions / file).write_text(text)
+    files = {"fw/[[default]].py": source, "café/[[default]].py": source, "health.py": HEALTH}
+    functions = write_tree(root / "functions", files)
     with serving_tree(server, functions, root) as url:
         yield Site(url, server, framework)
 

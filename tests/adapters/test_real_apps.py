@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,24 +15,11 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
-from clients import FaceClient, Result
-from servers import serving_tree
+from clients import FaceClient, WireClient
+from servers import serving_tree, write_tree
 from test_matrix import HEALTH
 
 APPS = Path(__file__).parent.parent / "fixtures" / "apps"
-
-
-class WireClient(FaceClient):
-    """The client API of the in-process tests, over a socket to a real server."""
-
-    def __init__(self, url: str, face: str, stack: ExitStack) -> None:
-        self.face = face
-        # Cookies kept across requests, as a browser keeps them.
-        self.http = stack.enter_context(httpx.Client(base_url=url, timeout=10))
-
-    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
-        answer = self.http.request(method, path, headers=headers, content=body)
-        return Result(answer.status_code, list(answer.headers.multi_items()), answer.content)
 
 
 def tree(app: str, prefix: str) -> dict[str, str]:
@@ -53,10 +39,7 @@ def served(
     def start(files: dict[str, str]) -> FaceClient:
         if where == "in-process":
             return serve(files)
-        functions = tmp_path / "functions"
-        for name, text in files.items():
-            (functions / name).parent.mkdir(parents=True, exist_ok=True)
-            (functions / name).write_text(textwrap.dedent(text))
+        functions = write_tree(tmp_path / "functions", files)
         url = stack.enter_context(serving_tree(where, functions, tmp_path))
         return WireClient(url, face, stack)
 

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-
-
-def write_files(root: Path, files: Mapping[str, str]) -> Path:
-    """Write ``{relative path: source}`` under ``root`` (sources are dedented)."""
-    for rel, source in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
-    return root
+from servers import write_tree
 
 
 @pytest.fixture
@@ -28,7 +19,7 @@ def project(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
         count += 1
         root = tmp_path / f"project{count}"
         root.mkdir()
-        return write_files(root, files)
+        return write_tree(root, files)
 
     return make
 

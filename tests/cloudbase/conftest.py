@@ -8,12 +8,12 @@ fails the test."""
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import write_tree
 
 from pagesfn import Pages
 
@@ -61,10 +61,7 @@ def project(tmp_path: Path) -> Callable[..., Path]:
         count += 1
         root = tmp_path / f"project{count}"
         root.mkdir()
-        for rel, source in (files or {}).items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(source).lstrip("\n"))
+        write_tree(root, files or {})
         file = root / "cloudbase-functions.json"
         file.write_text(config if isinstance(config, str) else json.dumps(config, indent=2))
         return file
