@@ -1,14 +1,13 @@
 """Apps that route on the path below their mount (Falcon's ASGI App, Sanic): recognised,
-declarable, and handed the path they expect on both faces, URLs still under the prefix."""
+declarable, and handed the path they expect on both faces, URLs still under the prefix.
+(Sanic mounted, on every server: test_sanic.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 from urllib.parse import quote, unquote
 
-import drivers
 import falcon.asgi
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -143,35 +142,3 @@ def test_stripping_agrees_on_path_and_raw_path(prefix, rest):
     seen = stripped(scope_for("http", root, full, raw))
     assert seen["path"] == (below if rest else "/")
     assert unquote(seen["raw_path"].decode()) == seen["path"]
-
-
-SANIC_APP = """
-from sanic import Sanic, json
-
-app = Sanic("mounted")
-app.config.MOTD = False
-
-
-@app.get("/items/<item_id>", name="item")
-async def item(request, item_id):
-    return json({"id": item_id, "path": request.path, "link": app.url_for("item", item_id="a")})
-"""
-
-
-def test_sanic_routes_under_its_prefix_but_builds_urls_without_it(pages):
-    # Sanic routes on raw_path and never reads root_path: handed the path below its mount it
-    # finds its routes, and the URLs it builds leave the prefix out (its own limit: a
-    # Sanic app cannot live under a prefix). Sanic keeps one registry of apps per process,
-    # so this is the one test that builds one.
-    app = pages({"shop/[[default]].py": SANIC_APP})
-
-    async def get() -> dict:
-        async with drivers.lifespan(app) as started:
-            assert started["type"] == "lifespan.startup.complete", started
-            transport = httpx.ASGITransport(app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                response = await client.get("/shop/items/7")
-                assert response.status_code == 200
-                return response.json()
-
-    assert asyncio.run(get()) == {"id": "7", "path": "/items/7", "link": "/items/a"}
