@@ -14,6 +14,9 @@ from servers import uvicorn_serving, write_tree
 
 from pagesfn import Pages
 
+# pytester runs the pytest plugin (tests/testing/) on projects written for the test.
+pytest_plugins = ["pytester"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 Tree = str | Path | Mapping[str, str]

@@ -27,6 +27,7 @@ EXPECTED = [
     "public/about.html",
     "public/404.html",
     "tests/test_app.py",
+    "pytest.ini",
     ".env.example",
     "pagesfn.toml",
     "README.md",
@@ -258,4 +259,5 @@ def test_generated_project_test_passes(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 passed" in result.stdout
+    # Each test on both faces, and one on the WSGI face alone.
+    assert "17 passed" in result.stdout

@@ -115,69 +115,69 @@ _NOT_FOUND_HTML = """\
 <p>Nothing lives at this address. <a href="/">Home</a></p>
 """
 
-_TEST_APP_PY = """\
-import asyncio
-from pathlib import Path
+_TEST_APP_PY = '''\
+"""The site's tests. pagesfn's pytest plugin builds the app of this project (pytest.ini
+names it) and runs each test taking `pages_client` twice: on the ASGI face, as uvicorn
+serves it, and on the WSGI face, as gunicorn serves it."""
 
-import httpx
 import pytest
 
-from pagesfn import Pages
 
-ROOT = Path(__file__).parents[1]
-
-
-@pytest.fixture
-def app():
-    app = Pages(ROOT / "functions", public=ROOT / "public", env={"GREETING": "Hi"})
-    yield app
-    app.close()
+def test_hello(pages_client):
+    response = pages_client.get("/api/hello", params={"name": "Ada"})
+    assert response.status_code == 200
+    assert response.json()["message"].endswith(", Ada!")  # the greeting is GREETING's
 
 
-def call(app, method, path, **kwargs):
-    async def send():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.request(method, path, **kwargs)
-
-    return asyncio.run(send())
-
-
-def test_hello(app):
-    response = call(app, "GET", "/api/hello?name=Ada")
-    assert response.json() == {"message": "Hi, Ada!"}
-
-
-def test_hello_echoes_json(app):
-    response = call(app, "POST", "/api/hello", json={"x": 1})
+def test_hello_echoes_json(pages_client):
+    response = pages_client.post("/api/hello", json={"x": 1})
     assert response.json() == {"received": {"x": 1}}
 
 
-def test_user(app):
-    assert call(app, "GET", "/api/users/7").json() == {"id": "7"}
-    assert call(app, "DELETE", "/api/users/7").status_code == 204
+def test_hello_refuses_a_body_that_is_not_json(pages_client):
+    response = pages_client.post("/api/hello", content=b"{not json")
+    assert response.status_code == 400
 
 
-def test_middleware_adds_request_id(app):
-    assert call(app, "GET", "/api/users/7").headers["X-Request-Id"]
+def test_user(pages_client):
+    assert pages_client.get("/api/users/7").json() == {"id": "7"}
+    assert pages_client.delete("/api/users/7").status_code == 204
 
 
-def test_home_page(app):
-    response = call(app, "GET", "/")
+def test_middleware_adds_request_id(pages_client):
+    assert pages_client.get("/api/users/7").headers["X-Request-Id"]
+
+
+def test_home_page(pages_client):
+    response = pages_client.get("/")
     assert response.headers["Content-Type"].startswith("text/html")
     assert "/api/hello" in response.text
 
 
-def test_static_page(app):
-    response = call(app, "GET", "/about")
+def test_static_page(pages_client):
+    response = pages_client.get("/about")
     assert response.status_code == 200
     assert "public/about.html" in response.text
 
 
-def test_not_found_page(app):
-    response = call(app, "GET", "/no/such/page")
+def test_not_found_page(pages_client):
+    response = pages_client.get("/no/such/page")
     assert response.status_code == 404
     assert "Not found" in response.text
+
+
+@pytest.mark.pages_face("wsgi")
+def test_the_wsgi_face_alone(pages_client):
+    # `pages_client.webtest` is WebTest's own client, for what only it does (forms, follow()).
+    assert pages_client.webtest.get("/api/users/7").json == {"id": "7"}
+'''
+
+_PYTEST_INI = """\
+[pytest]
+# pagesfn's pytest plugin builds the app of the project in this folder, as `pagesfn serve`
+# does (pagesfn.toml, .env); `pages_client` then runs each test on both faces.
+pages_project = .
+testpaths = tests
 """
 
 _ENV_EXAMPLE = """\
@@ -221,7 +221,8 @@ public/
 ├── index.html            → /index.html
 ├── about.html            → /about
 └── 404.html              the page for addresses nothing answers
-tests/test_app.py         the tests
+tests/test_app.py         the tests, each run on both faces (ASGI and WSGI)
+pytest.ini                names this project for pagesfn's pytest plugin
 .env.example              copy to .env: its values land in context.env
 pagesfn.toml              settings for pagesfn dev and pagesfn serve
 ```
@@ -240,8 +241,8 @@ pagesfn dev                    # http://127.0.0.1:8788, reloads when files chang
 ## Test
 
 ```bash
-python -m pip install pytest
-python -m pytest
+python -m pip install pytest webtest
+python -m pytest               # each test runs twice: test_hello[asgi], test_hello[wsgi]
 pagesfn check                  # import every route module, list every problem
 ```
 
@@ -269,6 +270,7 @@ _TEMPLATES: tuple[tuple[str, str], ...] = (
     ("public/about.html", _ABOUT_HTML),
     ("public/404.html", _NOT_FOUND_HTML),
     ("tests/test_app.py", _TEST_APP_PY),
+    ("pytest.ini", _PYTEST_INI),
     (".env.example", _ENV_EXAMPLE),
     ("pagesfn.toml", _PAGESFN_TOML),
     ("README.md", _README_MD),
