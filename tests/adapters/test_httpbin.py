@@ -2,7 +2,8 @@
 endpoints, the status, the headers and the body of each response are equal once the prefix
 is accounted for (the URLs httpbin builds carry it; nothing else changes). On both faces, in
 process and under real servers; the app alone is served the way its users serve it
-(under gunicorn, or the WSGI face's own server; with Flask's test client in process).
+(under gunicorn, werkzeug's server or the WSGI face's own server; with Flask's test client
+in process).
 
 httpbin is installed apart from the test extra (see the README's test command): its
 metadata pins ``greenlet<3`` on Python < 3.12, which httpbin never imports and which the
@@ -25,7 +26,14 @@ import httpx
 import pytest
 import werkzeug.test
 from clients import ASGIClient, FaceClient, Result, WireClient
-from servers import gunicorn_serving, serving_tree, waitress_serving, write_tree
+from servers import (
+    OUT_OF_PROCESS,
+    gunicorn_serving,
+    serving_tree,
+    waitress_serving,
+    werkzeug_serving,
+    write_tree,
+)
 
 from pagesfn import Pages
 
@@ -226,9 +234,16 @@ def pair(
             yield Pair(alone, "http://testserver", mounted, "http://testserver")
             return
         # Alone, under the same server on the WSGI face (waitress sorts response headers, for
-        # one); under gunicorn, as its users run it, against the ASGI face.
-        alone_serving = waitress_serving if where == "waitress" else gunicorn_serving
-        alone_url = stack.enter_context(alone_serving(root, "httpbin:app"))
+        # one); against the ASGI face, under gunicorn as its users run it, or under
+        # werkzeug's server in this process when the mounted one runs here too: a process's
+        # own state (CherryPy, imported by other tests, maps .ico to image/x-icon in the
+        # process's mimetypes) then shows on both sides alike.
+        if where == "waitress":
+            alone_url = stack.enter_context(waitress_serving(root, "httpbin:app"))
+        elif where in OUT_OF_PROCESS:
+            alone_url = stack.enter_context(gunicorn_serving(root, "httpbin:app"))
+        else:
+            alone_url = stack.enter_context(werkzeug_serving(httpbin.app))
         mounted_url = stack.enter_context(serving_tree(where, functions, root))
         alone = WireClient(alone_url, face, stack, raw=True)
         mounted = WireClient(mounted_url, face, stack, raw=True)
