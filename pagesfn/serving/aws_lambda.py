@@ -104,7 +104,7 @@ def _mangum() -> type[Mangum]:
         from mangum import Mangum
     except ImportError as exc:
         raise ImportError(
-            "the AWS Lambda handler needs Mangum: pip install 'pagesfn[lambda]'"
+            "the AWS Lambda handler needs Mangum: pip install 'mangum>=0.17'"
         ) from exc
     return Mangum
 

@@ -99,7 +99,7 @@ def _server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--server",
             type=click.Choice(["uvicorn", "granian"]),
-            help="The HTTP server; granian needs pagesfn[granian] [uvicorn].",
+            help="The HTTP server; granian needs the granian package [uvicorn].",
         ),
         click.option("--spa/--no-spa", default=None, help="Serve /index.html for missing pages."),
         click.option(

@@ -78,7 +78,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8788
     workers: int = 1
-    #: The HTTP server: uvicorn, or Granian (``pagesfn[granian]``).
+    #: The HTTP server: uvicorn, or Granian (the ``granian`` extra).
     server: str = "uvicorn"
     spa: bool = False
     debug: bool | None = None

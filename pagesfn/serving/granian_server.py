@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .config import Config
 
-#: What ``pip install`` adds for this server.
-INSTALL_HINT = "pip install 'pagesfn[granian]'"
+#: How to add this server (what the ``granian`` extra installs).
+INSTALL_HINT = "pip install 'granian>=2.5'"
 
 #: Granian's header read timeout when the project turns the head timeout off: a day.
 _NO_HEAD_TIMEOUT_MS = 24 * 3600 * 1000

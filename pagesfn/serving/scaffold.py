@@ -195,7 +195,7 @@ port = 8788
 # origin = "http://127.0.0.1:5173"  # proxy what nothing here answers, e.g. a front-end dev server
 # spa = false                       # true: a missing page serves /index.html
 # workers = 2                       # processes `pagesfn serve` runs
-# server = "granian"                # Granian instead of uvicorn (pip install 'pagesfn[granian]')
+# server = "granian"                # Granian instead of uvicorn (pip install 'granian>=2.5')
 # env_files = [".env", ".dev.vars"] # read into context.env (these two are the default)
 
 # [limits]                          # what one request may take (0: no limit)
@@ -233,7 +233,7 @@ A route file wins over a static file at the same path: `/` is answered by
 ## Run
 
 ```bash
-python -m pip install pagesfn
+python -m pip install /path/to/pagesfn   # its source tree, or a wheel built from it
 cp .env.example .env
 pagesfn dev                    # http://127.0.0.1:8788, reloads when files change
 ```

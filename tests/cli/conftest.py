@@ -28,6 +28,6 @@ def project(tmp_path: Path) -> Callable[[Mapping[str, str]], Path]:
 def server_name(request: pytest.FixtureRequest) -> str:
     """The HTTP server a command test runs ``pagesfn`` under (``--server``), each in turn."""
     if request.param == "granian":
-        pytest.importorskip("granian", reason="pip install 'pagesfn[granian]'")
+        pytest.importorskip("granian", reason="pip install 'granian>=2.5'")
     name: str = request.param
     return name

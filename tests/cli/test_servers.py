@@ -269,7 +269,7 @@ def test_dev_reloads_a_mounted_app_importable_from_outside_the_tree(
 def test_dev_under_granian_reloads_edits_and_a_broken_tree(site: Path, tmp_path: Path) -> None:
     """``pagesfn dev --server granian``: Granian's reloader watches the tree as uvicorn's
     does; a tree broken while it is edited is answered with what is wrong, then fixed."""
-    pytest.importorskip("granian", reason="pip install 'pagesfn[granian]'")
+    pytest.importorskip("granian", reason="pip install 'granian>=2.5'")
     functions = site / "functions"
     user = functions / "api" / "users" / "[id].py"
     with running("dev", site, "--server", "granian", cwd=tmp_path) as server:

@@ -830,7 +830,7 @@ def test_without_mangum_the_error_says_what_to_install(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "mangum", None)
-    with pytest.raises(ImportError, match=r"pip install 'pagesfn\[lambda\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'mangum>=0.17'"):
         lambda_handler(project)
 
 
