@@ -29,6 +29,24 @@ TREE = {
                 "env_process": context.env.get("PAGESFN_TEST_PROCESS_VALUE"),
             }
     """,
+    "eo.py": """
+        def on_request(context):
+            eo = context.request.eo
+            return {
+                "geo": eo.geo,
+                "clientIp": eo.clientIp,
+                "uuid": eo.uuid,
+                "same": [eo.geo == context.geo, eo.clientIp == context.client_ip,
+                         eo.uuid == context.uuid],
+            }
+    """,
+    "_middleware.py": """
+        async def on_request(context):
+            # Middleware reads the same request.eo as the handler after it.
+            response = await context.next()
+            response.headers["X-Eo-Uuid"] = context.request.eo.uuid
+            return response
+    """,
     "args.py": """
         def on_request(context):
             request = context.request
@@ -111,6 +129,28 @@ def test_client_ip_from_trusted_header(serve):
     body = client.get("/ctx/a", headers={"X-Forwarded-For": "198.51.100.1, 10.0.0.1"}).json()
     assert body["client_ip"] == "198.51.100.1"
     assert client.get("/ctx/a").json()["client_ip"] == "203.0.113.7"
+
+
+def test_request_eo_is_edgeones_spelling_of_the_context(serve):
+    client = serve(TREE, geo_header="X-Geo", client_ip_header="X-Forwarded-For")
+    geo = {"countryCodeAlpha2": "CN", "cityName": "Shenzhen", "latitude": 22.5}
+    headers = {
+        "X-Geo": json.dumps(geo),
+        "X-Forwarded-For": "198.51.100.1",
+        "eo-log-uuid": "0123456789abcdef",
+    }
+    answer = client.get("/eo", headers=headers)
+    assert answer.json() == {
+        "geo": geo,
+        "clientIp": "198.51.100.1",
+        "uuid": "0123456789abcdef",
+        "same": [True, True, True],
+    }
+    assert answer.header("X-Eo-Uuid") == "0123456789abcdef"
+    # Without the trusted headers: no geo, the peer's address, a request id of pagesfn's.
+    plain = client.get("/eo")
+    assert plain.json()["geo"] == {} and plain.json()["clientIp"] == "203.0.113.7"
+    assert plain.json()["uuid"] == plain.header("X-Eo-Uuid") and plain.json()["same"][2]
 
 
 def test_geo_header_is_ignored_unless_configured(serve):

@@ -78,6 +78,8 @@ class Context:
         is_async: bool = False,
     ) -> None:
         self.request = request
+        if request._eo_source is None:
+            request._eo_source = self  # what request.eo reads (EdgeOne's spelling)
         self.params = params
         self.function_path = function_path
         self.data = {} if data is None else data

@@ -92,6 +92,45 @@ DEFAULT_FORM_PARTS = 1000
 DEFAULT_FORM_MEMORY_SIZE = 500_000
 
 
+class _EdgeOneSource(Protocol):
+    """What ``request.eo`` reads: the handler's context."""
+
+    @property
+    def geo(self) -> dict[str, Any]: ...
+
+    @property
+    def client_ip(self) -> str | None: ...
+
+    @property
+    def uuid(self) -> str: ...
+
+
+class EdgeOneView:
+    """``request.eo``, spelled as EdgeOne's edge functions spell it: ``geo`` (the object of
+    the trusted geo header, ``{}`` without one), ``clientIp`` and ``uuid`` (the request id).
+    They are the values of ``context.geo``, ``context.client_ip`` and ``context.uuid``."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: _EdgeOneSource) -> None:
+        self._source = source
+
+    @property
+    def geo(self) -> dict[str, Any]:
+        return self._source.geo
+
+    @property
+    def clientIp(self) -> str | None:  # EdgeOne's spelling
+        return self._source.client_ip
+
+    @property
+    def uuid(self) -> str:
+        return self._source.uuid
+
+    def __repr__(self) -> str:
+        return f"EdgeOneView(geo={self.geo!r}, clientIp={self.clientIp!r}, uuid={self.uuid!r})"
+
+
 class Request(_SansIORequest):
     """The incoming request.
 
@@ -109,6 +148,8 @@ class Request(_SansIORequest):
     #: Whether this is a WebSocket handshake (ASGI's ``websocket`` scope), a GET request
     #: that routes to ``on_websocket`` handlers.
     websocket = False
+    #: The context ``eo`` reads from: the first one made for this request.
+    _eo_source: _EdgeOneSource | None = None
     #: ``(max_form_parts, max_form_memory_size)`` for the form parser: the app's limits.
     form_limits: tuple[int | None, int | None] = (DEFAULT_FORM_PARTS, DEFAULT_FORM_MEMORY_SIZE)
 
@@ -148,6 +189,14 @@ class Request(_SansIORequest):
             percent_encoded,
             Request.form_limits if form_limits is None else form_limits,
         )
+
+    @property
+    def eo(self) -> EdgeOneView:
+        """EdgeOne's ``request.eo``: ``request.eo.geo``, ``request.eo.clientIp``,
+        ``request.eo.uuid`` (see :class:`EdgeOneView`), for handlers ported from EdgeOne."""
+        if self._eo_source is None:
+            raise AttributeError("request.eo is given to handlers, with their context")
+        return EdgeOneView(self._eo_source)
 
     @classmethod
     def canonical(
