@@ -244,8 +244,8 @@ class _Reader:
         directory = os.path.normpath(os.path.join(root, fields["directory"]))
         if not os.path.isdir(directory):
             self.problem(
-                f"{where}: the directory {json.dumps(fields['directory'])} ({directory}) "
-                "does not exist",
+                f"{_not_found(name)}: the directory {json.dumps(fields['directory'])} "
+                f"({directory}) does not exist",
                 "create it or correct `directory`",
             )
             return None
@@ -266,14 +266,14 @@ class _Reader:
             return None
         if not os.path.isfile(path):
             self.problem(
-                f"{where}: the source file {relative} does not exist",
+                f"{_not_found(name)}: the source file {relative} does not exist",
                 f"create it with `def {target}(event, context):`, or correct `source`",
             )
             return None
-        self._check_target(path, relative, target, where)
+        self._check_target(path, relative, target, name, where)
         return Function(name, relative, target)
 
-    def _check_target(self, path: str, relative: str, target: str, where: str) -> None:
+    def _check_target(self, path: str, relative: str, target: str, name: str, where: str) -> None:
         try:
             with open(path, "rb") as source:
                 exports = read_exports(source.read(), path)
@@ -284,7 +284,7 @@ class _Reader:
             return
         if target not in exports.names and not exports.star_import:
             self.problem(
-                f"{where}: {relative} does not define its target `{target}`",
+                f"{_not_found(name)}: {relative} does not define its target `{target}`",
                 f"define `def {target}(event, context):` or `{target} = app` in it, or "
                 "correct `target`",
             )
@@ -313,8 +313,8 @@ class _Reader:
             if name not in functions:
                 known = ", ".join(f"`{n}`" for n in functions) or "none"
                 self.problem(
-                    f"{where} calls the function `{name}`, which `functions` does not define "
-                    f"(defined: {known})",
+                    f"{_not_found(name)}: {where} calls it, and `functions` does not define "
+                    f"it (defined: {known})",
                     f'add {{"name": "{name}", "directory": ...}} to `functions`',
                 )
                 continue
@@ -344,6 +344,12 @@ class _Reader:
         return "/" + "/".join(segments)
 
 
+def _not_found(name: str) -> str:
+    """How CloudBase's functions framework starts the message of a function it cannot load,
+    so that a search for the framework's words finds pagesfn's explanation."""
+    return f"Function {name} not found"
+
+
 def _table(
     reader: _Reader,
     root: str,
@@ -357,7 +363,7 @@ def _table(
             owners[path] = (name, where)
         elif taken[0] != name:
             reader.problem(
-                f"route conflict: `{path}` is claimed by the functions `{taken[0]}` "
+                f"Route conflict: `{path}` is claimed by the functions `{taken[0]}` "
                 f"({taken[1]}) and `{name}` ({where})",
                 "give each path one function",
             )

@@ -421,11 +421,17 @@ NO_TARGET = {
 BROKEN = {
     "route conflict": (
         CONFLICT,
-        ["route conflict: `/api/user` is claimed by the functions `user`", "`default`"],
+        ["Route conflict: `/api/user` is claimed by the functions `user`", "`default`"],
     ),
-    "missing function": (MISSING, ["calls the function `ghost`", "does not define"]),
-    "missing directory": (NO_DIRECTORY, ["function `order`: the directory", "does not exist"]),
-    "missing target": (NO_TARGET, ["function `t`: user/index.py does not define", "`nope`"]),
+    "missing function": (MISSING, ["Function ghost not found: ", "calls it", "does not define"]),
+    "missing directory": (
+        NO_DIRECTORY,
+        ["Function order not found: the directory", "does not exist"],
+    ),
+    "missing target": (
+        NO_TARGET,
+        ["Function t not found: user/index.py does not define", "`nope`"],
+    ),
 }
 
 
@@ -732,7 +738,7 @@ def test_dev_reloads_an_edited_function_and_an_edited_config(
         # A conflict breaks the config until it is fixed, saying what is wrong.
         set_config(root, CONFLICT)
         broken = wait_for(lambda: server.get("/api/user/a"), server, lambda r: r.status_code == 500)
-        assert "route conflict" in broken.json()["detail"]
+        assert "Route conflict: " in broken.json()["detail"]
         set_config(root, added)
         back = wait_for(lambda: server.get("/v1/user/b"), server, lambda r: r.status_code == 200)
         assert back.json()["function"] == "user"

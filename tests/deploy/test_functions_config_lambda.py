@@ -268,11 +268,11 @@ def test_functions_config_in_pagesfn_toml(
     [
         (
             {**FUNCTIONS, "routes": [{"functionName": "default", "path": "/api/user"}]},
-            "route conflict: `/api/user` is claimed by the functions `user`",
+            "Route conflict: `/api/user` is claimed by the functions `user`",
         ),
         (
             {**FUNCTIONS, "routes": [{"functionName": "ghost", "path": "/ghost"}]},
-            "calls the function `ghost`, which `functions` does not define",
+            "Function ghost not found: `routes[0]` calls it, and `functions` does not define it",
         ),
     ],
     ids=["route conflict", "missing function"],
