@@ -13,6 +13,9 @@ from pathlib import Path
 from string import Template
 
 from ..errors import PagesError
+from ..routing.cloudbase import CONFIG_FILE as FUNCTIONS_CONFIG_FILE
+from ..routing.cloudbase import EXTENDED_CONTEXT_HEADER
+from .config import FUNCTIONS_CONFIG_LOG_DIR
 
 
 class ScaffoldError(PagesError):
@@ -351,8 +354,14 @@ _SCF_BOOTSTRAP = """\
 # Package the dependencies with the code (pip install -r requirements.txt -t .) or in a
 # layer; PAGESFN_PYTHON picks the interpreter (default: python3 on the PATH).
 cd "$$(dirname "$$0")" || exit 1
-exec "$${PAGESFN_PYTHON:-python3}" -m pagesfn serve . --host 0.0.0.0 --port $port$config
+exec "$${PAGESFN_PYTHON:-python3}" -m pagesfn serve . --host 0.0.0.0$flags
 """
+
+
+def _routed_by_config_file(root: Path) -> bool:
+    """Whether ``pagesfn serve`` routes the project at ``root`` by its
+    ``cloudbase-functions.json`` (there is one, and no functions folder wins over it)."""
+    return (root / FUNCTIONS_CONFIG_FILE).is_file() and not (root / "functions").is_dir()
 
 
 def write_scf_bootstrap(
@@ -364,9 +373,11 @@ def write_scf_bootstrap(
     force: bool = False,
 ) -> Path:
     """Write ``scf_bootstrap`` into the project at ``directory``: an executable script
-    serving the project on ``port`` with ``pagesfn serve`` (routed by ``functions_config``,
-    a ``cloudbase-functions.json``, when given). Raises ``ScaffoldError`` if the folder is
-    missing, or the file exists and ``force`` is not given."""
+    serving the project on ``port`` with ``pagesfn serve``. A project routed by a
+    ``cloudbase-functions.json`` (``functions_config``, or the project's own when it has no
+    functions folder) is started with the flags of CloudBase's functions framework. Raises
+    ``ScaffoldError`` if the folder is missing, or the file exists and ``force`` is not
+    given."""
     root = Path(directory)
     if not root.is_dir():
         raise ScaffoldError(f"{root} is not a folder; nothing was written")
@@ -376,9 +387,24 @@ def write_scf_bootstrap(
     if os.path.lexists(path) and not force:
         raise ScaffoldError(f"refusing to overwrite {path} (--force replaces it)", (path,))
     config = f" --config {shlex.quote(config_file)}" if config_file else ""
+    if functions_config is None and _routed_by_config_file(root):
+        functions_config = FUNCTIONS_CONFIG_FILE
     if functions_config:
-        config += f" --functions-config {shlex.quote(functions_config)}"
-    text = Template(_SCF_BOOTSTRAP).substitute(port=port, config=config)
+        # The start-up flags of CloudBase's functions framework, as its documents write
+        # them: pagesfn takes them under the same names.
+        flags = "".join(
+            f" \\\n    {flag}"
+            for flag in (
+                f"--port={port}",
+                f"--logDirname={FUNCTIONS_CONFIG_LOG_DIR}",
+                "--interceptOutput=false",
+                f"--extendedContextKey={EXTENDED_CONTEXT_HEADER}",
+                f"--functionsConfigFile={shlex.quote(functions_config)}",
+            )
+        )
+    else:
+        flags = f" --port {port}"
+    text = Template(_SCF_BOOTSTRAP).substitute(port=port, flags=flags + config)
     path.unlink(missing_ok=True)
     _write(path, text)
     path.chmod(0o755)

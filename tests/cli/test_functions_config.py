@@ -103,6 +103,9 @@ BOOM = """
 """
 
 
+HELLO = "def on_request(context):\n    return 'hi'\n"
+
+
 def files(
     config: Mapping[str, Any] = FUNCTIONS, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -117,6 +120,10 @@ def files(
     }
     written.update(extra or {})
     return written
+
+
+#: A project of route files (a functions folder, which wins over the config file).
+ROUTE_FILES = files(extra={"functions/hello.py": HELLO})
 
 
 def set_config(root: Path, config: Mapping[str, Any]) -> None:
@@ -149,8 +156,12 @@ def test_the_file_routes_a_project_without_a_functions_folder_on_port_9000(
     assert config.functions_config == root / CONFIG
     assert config.port == FUNCTIONS_CONFIG_PORT == 9000
     assert config.extended_context_header == EXTENDED_CONTEXT_HEADER == "X-Cloudbase-Context"
-    assert (config.log_dir, config.intercept_output) == (None, False)
+    # The framework's log folder (its --logDirname default), without intercepting output.
+    assert (config.log_dir, config.intercept_output) == (Path("/tmp/logs"), False)
     assert config.pages_options()["functions_config"] == root / CONFIG
+    # A tree of route files keeps its own defaults: no log folder, port 8788.
+    plain = load_config(project(files(extra={"functions/hello.py": HELLO})))
+    assert (plain.functions_config, plain.log_dir, plain.port) == (None, None, 8788)
 
 
 def test_a_functions_folder_wins_over_the_file(project: Project) -> None:
@@ -251,7 +262,7 @@ def test_a_functions_folder_and_a_functions_config_in_one_place_is_an_error(
 
 def test_intercept_output_on_the_command_line_names_the_log_flags(project: Project) -> None:
     with pytest.raises(ConfigError) as raised:
-        load_config(project(files()), {"intercept_output": True})
+        load_config(project(ROUTE_FILES), {"intercept_output": True})
     assert "`--intercept-output` is on but there is no log folder" in str(raised.value)
     assert "`--logDirname=DIR`" in str(raised.value)
 
@@ -273,7 +284,7 @@ def test_the_pagesfn_toml_keys(project: Project) -> None:
 
 
 def test_intercept_output_without_a_log_folder_is_a_config_error(project: Project) -> None:
-    root = project(files())
+    root = project(ROUTE_FILES)
     (root / "pagesfn.toml").write_text("intercept-output = true\n")
     with pytest.raises(ConfigError) as raised:
         load_config(root)
@@ -343,7 +354,7 @@ def test_intercept_output_false_is_accepted(
     result = cli("serve", root, f"--port={free_port()}", "--interceptOutput=false")
     assert result.exit_code == 0, result.output
     config = given_config("serve")
-    assert (config.intercept_output, config.log_dir) == (False, None)
+    assert (config.intercept_output, config.log_dir) == (False, Path("/tmp/logs"))
     assert config.functions_config == root / CONFIG  # found by itself
 
 
@@ -352,7 +363,7 @@ def test_intercept_output_false_is_accepted(
 def test_intercept_output_without_a_log_dir_fails_to_start(
     cli, project: Project, no_server: list[dict[str, Any]], mode: str, flag: str
 ) -> None:
-    root = project(files())
+    root = project(ROUTE_FILES)
     line = one_line(cli(mode, root, f"--port={free_port()}", flag))
     assert "`--intercept-output` is on but there is no log folder" in line
     assert "log-dir" in line
@@ -565,15 +576,28 @@ def test_bootstrap_scf_names_the_functions_config(cli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     script = tmp_path / "scf_bootstrap"
     assert os.access(script, os.X_OK)
-    [last] = script.read_text().splitlines()[-1:]
-    assert last.endswith(
-        f"-m pagesfn serve . --host 0.0.0.0 --port 9000 --functions-config {CONFIG}"
+    # The flags of CloudBase's functions framework, as its documents write them.
+    command = script.read_text().split("exec ", 1)[1]
+    assert " ".join(command.replace("\\\n", " ").split()) == (
+        '"${PAGESFN_PYTHON:-python3}" -m pagesfn serve . --host 0.0.0.0 --port=9000 '
+        "--logDirname=/tmp/logs --interceptOutput=false "
+        f"--extendedContextKey=X-Cloudbase-Context --functionsConfigFile={CONFIG}"
     )
     forced = cli(
         "bootstrap", "scf", tmp_path, "--functions-config", "conf/my functions.json", "--force"
     )
     assert forced.exit_code == 0, forced.output
-    assert script.read_text().rstrip().endswith("--functions-config 'conf/my functions.json'")
+    assert script.read_text().rstrip().endswith("--functionsConfigFile='conf/my functions.json'")
+
+
+def test_bootstrap_scf_finds_the_projects_functions_config(cli, project: Project) -> None:
+    root = project(files())
+    assert cli("bootstrap", "scf", root).exit_code == 0
+    assert f"--functionsConfigFile={CONFIG}" in (root / "scf_bootstrap").read_text()
+    # A functions folder wins over the file, as in `pagesfn serve`.
+    tree = project(ROUTE_FILES)
+    assert cli("bootstrap", "scf", tree).exit_code == 0
+    assert (tree / "scf_bootstrap").read_text().rstrip().endswith("--host 0.0.0.0 --port 9000")
 
 
 def test_the_scf_bootstrap_of_a_config_routed_project_answers(
