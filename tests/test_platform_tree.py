@@ -54,7 +54,7 @@ def test_unrouted_paths_are_404(client, path):
 def test_params_are_decoded(client):
     assert client.get("/api/users/a%3Bb").json()["id"] == "a;b"
     assert client.get("/api/users/caf%C3%A9").json()["id"] == "café"
-    # An encoded slash is a slash (the README's "Routing").
+    # An encoded slash is a slash (docs/routing.md).
     assert client.get("/api/x%2Fy/z").json()["default"] == ["x", "y", "z"]
 
 

@@ -1,4 +1,4 @@
-"""The Flask demo the README starts: plain route files, and a Flask app mounted at /flask.
+"""The Flask demo the README runs: plain route files, and a Flask app mounted at /flask.
 
 WebTest drives the WSGI face like a browser (forms, links, cookies); ``serve`` runs the
 same checks on both faces, the ASGI one with its lifespan.

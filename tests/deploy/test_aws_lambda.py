@@ -498,7 +498,7 @@ def test_an_unknown_path_is_a_404(handler: LambdaHandler, source: str) -> None:
 
 def test_an_encoded_slash_is_a_slash(handler: LambdaHandler) -> None:
     # Mangum decodes the path and passes no raw_path: `a%2Fb` cannot be told from `a/b`
-    # (a limitation the README states), while other escapes decode as usual.
+    # (a limitation docs/deployment.md states), while other escapes decode as usual.
     sample = event("http_api_v2", "GET", "/users/a%2Fb")
     assert invoke(handler, sample).status == 404
     sample = event("http_api_v2", "GET", "/users/J%C3%BCrgen%20K")

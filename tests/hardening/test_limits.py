@@ -534,7 +534,7 @@ def test_a_chunked_body_nobody_reads_is_not_counted(body_client: Any) -> None:
 
 def guarded_tree(marks: Path) -> dict[str, str]:
     """:func:`body_tree` and a slow handler under a middleware that turns every exception
-    of the chain into its own 503, as the README's ``errors`` middleware does."""
+    of the chain into its own 503, as the ``errors`` middleware of docs/pipeline.md does."""
     tree = {f"guarded/{name}": source for name, source in body_tree(marks).items()}
     tree["guarded/_middleware.py"] = """
         async def on_request(context):
