@@ -333,6 +333,8 @@ class WSGIClient(PagesClient):
         )
         if body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
             blank.body = body
+        # The Host header as the client sends it (WebOb's blank adds the default port).
+        blank.environ["HTTP_HOST"] = request.headers["Host"]
         blank.environ["REQUEST_URI"] = blank.environ["RAW_URI"] = target
         answer = self.webtest.do_request(blank, status=None, expect_errors=True)
         return Response(

@@ -121,6 +121,8 @@ def test_one_answer_shape(client: PagesClient) -> None:
     assert answer.headers["Content-Type"] == "application/json"
     assert answer.json()["args"] == {"q": ["1", "2"], "x": ["é"]}
     assert answer.json()["path"] == "/echo/a/b"
+    # The Host header is the one a client sends, on both faces: no default port added.
+    assert answer.json()["headers"]["host"] == "testserver"
     assert answer.text == answer.content.decode()
     assert answer.url == "http://testserver/echo/a/b?q=1&q=2&x=%C3%A9"
     assert repr(answer) == f"<Response [200] {answer.url}>"
