@@ -68,7 +68,7 @@ class Pages(ASGIFace):
         reads as ``context.extendedContext``.
     :param limits: what one request may take (:class:`~pagesfn.Limits`: body size,
         request timeout, URL and header sizes, the thread pool's queue, form parsing);
-        the defaults otherwise. See the README's "Limits".
+        the defaults otherwise. See docs/limits.md.
     :param limit_options: single limits by name (``max_body_size=1024``), over
         ``limits``; each is off when ``None`` (or 0).
 
