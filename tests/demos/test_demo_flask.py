@@ -1,7 +1,9 @@
 """The Flask demo the README runs: plain route files, and a Flask app mounted at /flask.
 
-WebTest drives the WSGI face like a browser (forms, links, cookies); ``serve`` runs the
-same checks on both faces, the ASGI one with its lifespan.
+WebTest drives the WSGI face like a browser (forms, links, cookies); the other checks run
+through pagesfn's own pytest plugin, as a project's tests do: the module's ``pages``
+fixture gives the demo's app, and ``pages_client`` runs each test on both faces, the ASGI
+one with its lifespan.
 """
 
 from __future__ import annotations
@@ -14,64 +16,73 @@ import webtest
 DEMO = Path(__file__).parents[2] / "demo_flask" / "functions"
 
 
+PUBLIC = DEMO.parent / "public"
+
+
+@pytest.fixture
+def pages(pages, request):
+    """The demo's app (with the options a test gives by indirect parametrization), for
+    the plugin's ``pages_client``."""
+    return pages(DEMO, **getattr(request, "param", {}))
+
+
 @pytest.fixture
 def browser(pages) -> webtest.TestApp:
     """The demo's WSGI face in WebTest, which keeps cookies between requests."""
-    return webtest.TestApp(pages(DEMO).wsgi)
+    return webtest.TestApp(pages.wsgi)
 
 
 # -- both faces ------------------------------------------------------------------------
 
 
-def test_demo_loads_eagerly_and_serves(serve):
-    client = serve(DEMO, eager=True)
+@pytest.mark.parametrize("pages", [{"eager": True}], indirect=True)
+def test_demo_loads_eagerly_and_serves(pages_client):
+    client = pages_client
     assert "pagesfn demo" in client.get("/").text
     assert client.get("/hello-pages/").text == "Hello from pagesfn!"
     assert client.get("/api/users/1024").json()["id"] == "1024"
-    updated = client.request(
-        "PUT", "/api/users/7", body='{"name": "Ada"}', headers={"Content-Type": "application/json"}
-    )
+    updated = client.put("/api/users/7", json={"name": "Ada"})
     assert updated.json() == {"id": "7", "updated": {"name": "Ada"}}
     first = client.get("/api/visit").json()["visitCount"]
     assert client.get("/api/visit").json()["visitCount"] == first + 1
     missing = client.get("/api/books/list")
-    assert (missing.status, missing.json()["rest"]) == (404, ["books", "list"])
+    assert (missing.status_code, missing.json()["rest"]) == (404, ["books", "list"])
 
 
-def test_index_links_to_the_flask_app(serve):
-    page = serve(DEMO).get("/").text
+def test_index_links_to_the_flask_app(pages_client):
+    page = pages_client.get("/").text
     for link in ('href="/flask/"', 'href="/flask/about/"', 'href="/flask/health"'):
         assert link in page
 
 
 @pytest.mark.parametrize("path", ["/flask", "/flask/"])
-def test_the_bare_prefix_reaches_the_apps_root(serve, path):
-    response = serve(DEMO).get(path)
-    assert response.status == 200
-    assert response.header("Content-Type") == "text/html; charset=utf-8"
+def test_the_bare_prefix_reaches_the_apps_root(pages_client, path):
+    response = pages_client.get(path)
+    assert response.status_code == 200
+    assert response.headers.get("Content-Type") == "text/html; charset=utf-8"
     # Links built by url_for carry the mount prefix.
     assert '<link rel="stylesheet" href="/flask/static/style.css">' in response.text
     assert 'action="/flask/notes"' in response.text
     assert 'href="/flask/about/"' in response.text
 
 
-def test_flask_serves_its_static_files_under_the_prefix(serve):
-    response = serve(DEMO).get("/flask/static/style.css")
-    assert response.status == 200
-    assert response.header("Content-Type") == "text/css; charset=utf-8"
+def test_flask_serves_its_static_files_under_the_prefix(pages_client):
+    response = pages_client.get("/flask/static/style.css")
+    assert response.status_code == 200
+    assert response.headers.get("Content-Type") == "text/css; charset=utf-8"
     assert "/flask/static/style.css" in response.text  # the file's own comment
 
 
-def test_health_file_beside_the_mount_is_answered_by_pagesfn(serve):
-    response = serve(DEMO).get("/flask/health")
+def test_health_file_beside_the_mount_is_answered_by_pagesfn(pages_client):
+    response = pages_client.get("/flask/health")
     assert response.json() == {"status": "ok", "served_by": "flask/health.py"}
 
 
-def test_post_redirect_get_with_flash_and_session(serve):
-    client = serve(DEMO)
-    posted = client.request("POST", "/flask/notes", data={"title": "Buy milk", "author": "Ada"})
-    assert posted.status == 303
-    assert posted.header("Location") == "/flask/"
+def test_post_redirect_get_with_flash_and_session(pages_client):
+    client = pages_client
+    posted = client.post("/flask/notes", data={"title": "Buy milk", "author": "Ada"})
+    assert posted.status_code == 303
+    assert posted.headers.get("Location") == "/flask/"
 
     # The redirect target shows the note, the flash message and the remembered author.
     page = client.get("/flask/").text
@@ -85,25 +96,25 @@ def test_post_redirect_get_with_flash_and_session(serve):
     assert '<input name="author" value="Ada"' in again
 
 
-def test_invalid_note_is_not_stored(serve):
-    client = serve(DEMO)
-    response = client.request("POST", "/flask/notes", data={"title": "  ", "body": "text"})
-    assert response.status == 400
+def test_invalid_note_is_not_stored(pages_client):
+    client = pages_client
+    response = client.post("/flask/notes", data={"title": "  ", "body": "text"})
+    assert response.status_code == 400
     assert "A title is required." in response.text
     assert "The note was not saved" in response.text
     assert ">text</textarea>" in response.text  # what was typed is kept
     assert "No notes yet" in client.get("/flask/").text
 
 
-def test_flask_redirects_and_errors_stay_under_the_prefix(serve):
-    client = serve(DEMO)
+def test_flask_redirects_and_errors_stay_under_the_prefix(pages_client):
+    client = pages_client
     redirected = client.get("/flask/about")  # Flask adds the trailing slash of /about/
-    assert redirected.status == 308
-    assert redirected.header("Location").endswith("/flask/about/")
+    assert redirected.status_code == 308
+    assert redirected.headers.get("Location").endswith("/flask/about/")
     about = client.get("/flask/about/").text
     assert "<td><code>/flask</code></td>" in about  # request.script_root
     assert "<td><code>/about/</code></td>" in about  # request.path, relative to the mount
-    assert client.get("/flask/notes/99").status == 404
+    assert client.get("/flask/notes/99").status_code == 404
 
 
 # -- the WSGI face, clicked through like a browser ---------------------------------------
@@ -155,25 +166,28 @@ def test_form_validation_keeps_the_input(browser):
 
 # -- the pipeline around the tree --------------------------------------------------------
 
-PUBLIC = DEMO.parent / "public"
 
-
-def test_static_files_and_the_404_page_come_from_public(serve):
-    client = serve(DEMO, public=PUBLIC)
+@pytest.mark.parametrize("pages", [{"public": PUBLIC}], indirect=True)
+def test_static_files_and_the_404_page_come_from_public(pages_client):
+    client = pages_client
     css = client.get("/css/site.css")
-    assert (css.status, css.header("Content-Type")) == (200, "text/css; charset=utf-8")
-    assert css.body == (PUBLIC / "css" / "site.css").read_bytes()
-    assert client.get("/css/site.css", headers={"If-None-Match": css.header("ETag")}).status == 304
+    assert (css.status_code, css.headers.get("Content-Type")) == (200, "text/css; charset=utf-8")
+    assert css.content == (PUBLIC / "css" / "site.css").read_bytes()
+    assert (
+        client.get("/css/site.css", headers={"If-None-Match": css.headers.get("ETag")}).status_code
+        == 304
+    )
     missing = client.get("/no/such/page")
-    assert missing.status == 404
+    assert missing.status_code == 404
     assert "Nothing here" in missing.text
 
 
+@pytest.mark.parametrize("pages", [{"public": PUBLIC}], indirect=True)
 @pytest.mark.parametrize("path", ["/", "/flask/", "/robots.txt", "/no/such/page"])
-def test_the_root_middleware_wraps_routes_the_mount_and_static_files(serve, path):
-    response = serve(DEMO, public=PUBLIC).get(path, headers={"eo-log-uuid": "demo-1"})
-    assert response.header("X-Request-Id") == "demo-1"
-    assert (response.header("Server-Timing") or "").startswith("app;dur=")
+def test_the_root_middleware_wraps_routes_the_mount_and_static_files(pages_client, path):
+    response = pages_client.get(path, headers={"eo-log-uuid": "demo-1"})
+    assert response.headers.get("X-Request-Id") == "demo-1"
+    assert (response.headers.get("Server-Timing") or "").startswith("app;dur=")
 
 
 def test_the_demo_app_module_serves_public():
