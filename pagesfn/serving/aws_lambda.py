@@ -95,7 +95,7 @@ def lambda_handler(
         return LambdaHandler(app, **settings)
     from pagesfn.serving.server import build_app, resolve
 
-    config = resolve(project, "serve", config_file, options)
+    config = resolve(project, "lambda", config_file, options)
     return LambdaHandler(build_app(config), owned=True, **settings)
 
 

@@ -45,7 +45,8 @@ else:
 CONFIG_FILE = "pagesfn.toml"
 #: The port of a project routed by a ``cloudbase-functions.json``, as its framework has it.
 FUNCTIONS_CONFIG_PORT = 9000
-#: The log folder of such a project, as its framework has it (``--logDirname``).
+#: The log folder of such a project served by `pagesfn serve` or `dev`, as its framework
+#: has it (``--logDirname``).
 FUNCTIONS_CONFIG_LOG_DIR = Path("/tmp/logs")
 #: Where KV bindings without a `path` keep their SQLite files, in the project folder.
 KV_FOLDER = ".pagesfn/kv"
@@ -185,13 +186,11 @@ def load_config(
         found = root / FUNCTIONS_CONFIG_FILE
         if found.is_file() and not values["functions"].is_dir():
             values["functions_config"] = found
-    if values.get("functions_config") is not None:
-        # The framework's defaults, for a project it would serve.
-        if "port" not in settings.values:
-            values["port"] = FUNCTIONS_CONFIG_PORT
-        if "log_dir" not in settings.values:
-            values["log_dir"] = FUNCTIONS_CONFIG_LOG_DIR
-    if values.get("intercept_output") and values.get("log_dir") is None:
+    if values.get("functions_config") is not None and "port" not in settings.values:
+        values["port"] = FUNCTIONS_CONFIG_PORT
+    # A functions-config project served by the command logs to the framework's folder.
+    served_by_config = values.get("functions_config") is not None
+    if values.get("intercept_output") and values.get("log_dir") is None and not served_by_config:
         label, name = settings.spelled["intercept_output"]
         fix = "add `--log-dir DIR` (or `--logDirname=DIR`)"
         if label != COMMAND_LINE:

@@ -162,6 +162,9 @@ def log_to_folder(folder: Path, *, intercept_output: bool = False) -> TextIO:
         for old in [h for h in logger.handlers if h.get_name() == _FOLDER_HANDLER]:
             logger.removeHandler(old)
             old.close()
+            if isinstance(old, logging.StreamHandler):
+                # The file an earlier call opened: closing its handler leaves it open.
+                old.stream.close()
         if name == "pagesfn" and not logger.handlers:
             # A handler of its own stops Python's last-resort one printing warnings and
             # errors on the console: print them there still.

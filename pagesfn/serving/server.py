@@ -32,7 +32,7 @@ from ..routing.cloudbase import functions_root, load_functions_config
 from ..routing.rules import load_routes_json
 from ..types import ASGIApp, Receive, Scope, Send
 from . import granian_server
-from .config import Config, load_config
+from .config import FUNCTIONS_CONFIG_LOG_DIR, Config, load_config
 from .head_timeout import HeadTimeoutProtocol, set_timeout
 from .watch import mounted_sources
 
@@ -191,7 +191,8 @@ def resolve(
     options: Mapping[str, Any],
 ) -> Config:
     """The project's configuration for ``mode``: ``options`` over the config file over the
-    mode's defaults."""
+    mode's defaults. ``dev`` and ``serve`` are the command's modes; ``lambda`` (AWS Lambda)
+    takes ``serve``'s defaults, and writes no log folder of its own."""
     defaults = DEV_DEFAULTS if mode == "dev" else SERVE_DEFAULTS
     config = load_config(project, options, config_file=config_file)
 
@@ -200,8 +201,16 @@ def resolve(
         value: bool | None = getattr(config, name)
         return defaults[name] if value is None else value
 
+    log_dir = config.log_dir
+    if log_dir is None and config.functions_config is not None and mode in ("dev", "serve"):
+        # Served by the command, such a project logs where CloudBase's framework does.
+        log_dir = FUNCTIONS_CONFIG_LOG_DIR
     return dataclasses.replace(
-        config, debug=chosen("debug"), reload=chosen("reload"), access_log=chosen("access_log")
+        config,
+        debug=chosen("debug"),
+        reload=chosen("reload"),
+        access_log=chosen("access_log"),
+        log_dir=log_dir,
     )
 
 

@@ -7,6 +7,7 @@ servers run as real processes on loopback ports."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -156,11 +157,19 @@ def test_the_file_routes_a_project_without_a_functions_folder_on_port_9000(
     assert config.functions_config == root / CONFIG
     assert config.port == FUNCTIONS_CONFIG_PORT == 9000
     assert config.extended_context_header == EXTENDED_CONTEXT_HEADER == "X-Cloudbase-Context"
-    # The framework's log folder (its --logDirname default), without intercepting output.
-    assert (config.log_dir, config.intercept_output) == (Path("/tmp/logs"), False)
+    assert (config.log_dir, config.intercept_output) == (None, False)
     assert config.pages_options()["functions_config"] == root / CONFIG
+    # Served by the command, it logs to the framework's folder (its --logDirname default);
+    # on AWS Lambda it writes no log folder.
+    for mode, log_dir in (
+        ("serve", Path("/tmp/logs")),
+        ("dev", Path("/tmp/logs")),
+        ("lambda", None),
+    ):
+        assert resolve(root, mode, None, {}).log_dir == log_dir
+    assert resolve(root, "serve", None, {"log_dir": root / "logs"}).log_dir == root / "logs"
     # A tree of route files keeps its own defaults: no log folder, port 8788.
-    plain = load_config(project(files(extra={"functions/hello.py": HELLO})))
+    plain = resolve(project(ROUTE_FILES), "serve", None, {})
     assert (plain.functions_config, plain.log_dir, plain.port) == (None, None, 8788)
 
 
@@ -258,6 +267,27 @@ def test_a_functions_folder_and_a_functions_config_in_one_place_is_an_error(
     monkeypatch.chdir(root)
     with pytest.raises(ConfigError, match="both say what to serve; keep one"):
         load_config(root, overrides)
+
+
+def test_logging_to_a_folder_again_closes_the_file_it_replaces(tmp_path: Path) -> None:
+    # An app built twice in one process (tests, an AWS Lambda environment reused) must not
+    # leave the first log file open behind the handler that replaced it.
+    from pagesfn.serving.logs import log_to_folder
+
+    loggers = [logging.getLogger(name) for name in ("pagesfn", "uvicorn")]
+    before = {logger.name: list(logger.handlers) for logger in loggers}
+    first = log_to_folder(tmp_path / "one")
+    try:
+        second = log_to_folder(tmp_path / "two")
+        assert first.closed and not second.closed
+        logging.getLogger("pagesfn").warning("after the second")
+        assert "after the second" in (tmp_path / "two" / "pagesfn.log").read_text()
+    finally:
+        for logger in loggers:
+            for handler in [h for h in logger.handlers if h not in before[logger.name]]:
+                logger.removeHandler(handler)
+                handler.close()
+        second.close()
 
 
 def test_intercept_output_on_the_command_line_names_the_log_flags(project: Project) -> None:
