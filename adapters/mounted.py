@@ -25,6 +25,8 @@ class MountedApp:
     """
 
     def __init__(self, obj: Any, file: str) -> None:
+        #: What the route file exported, as it is (the OpenAPI document asks it its schema).
+        self.exported = obj
         detected = detect(obj)
         self.kind: AppKind = detected.kind
         # An app routing on the path below its mount gets it so, from either face.

@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Mapping
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .concurrency import LoopThread
 from .engine.background import BackgroundWork
@@ -191,6 +191,29 @@ class Pages(ASGIFace):
             except HandlerLoadError as exc:
                 failures.append(exc)
         return failures
+
+    def openapi(self, *, title: str = "pagesfn", version: str = "1.0.0") -> dict[str, Any]:
+        """One OpenAPI 3.1 document of the whole tree: every handler route, read from its
+        source, and each mounted app that publishes a document of its own (FastAPI,
+        Litestar) merged under its prefix. Mounted apps are imported to ask them for it;
+        no handler runs. See :mod:`pagesfn.routing.openapi`."""
+        from .adapters.openapi import published_openapi
+        from .routing.openapi import merge_mounted, openapi_document
+
+        document = openapi_document(self.table, title=title, version=version)
+        by_file = {route.file: route for route in self.table.routes if route.mounts}
+        for entry in document.get("x-pagesfn-mounts", []):
+            try:
+                endpoint = self.loader.endpoint(by_file[entry["file"]])
+            except HandlerLoadError as exc:
+                entry["error"] = str(exc)
+                continue
+            mounted = endpoint.mount
+            schema = None if mounted is None else published_openapi(mounted.exported)
+            entry["openapi"] = schema is not None
+            if schema is not None:
+                merge_mounted(document, entry["prefix"], schema)
+        return document
 
     def routes_json(self) -> dict[str, object]:
         """A ``_routes.json`` for this tree, as Cloudflare's tooling writes one: each

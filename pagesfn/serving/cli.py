@@ -232,11 +232,15 @@ def serve(project: Path, config_file: Path | None, **options: Any) -> None:
 @_functions_config
 @click.option("--json", "as_json", is_flag=True, help="The table as JSON.")
 @click.option("--routes-json", is_flag=True, help="A _routes.json for the tree.")
+@click.option("--openapi", is_flag=True, help="An OpenAPI 3.1 document of the tree.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it to FILE.")
 def routes(
     project: Path,
     config_file: Path | None,
     as_json: bool,
     routes_json: bool,
+    openapi: bool,
+    output: Path | None,
     **tree: Path | None,
 ) -> None:
     """List the routes of PROJECT in precedence order."""
@@ -244,7 +248,14 @@ def routes(
         warnings.simplefilter("ignore", RouteWarning)
         pages = _pages(project, config_file, tree)
     try:
-        if routes_json:
+        if openapi:
+            title = os.path.basename(os.path.abspath(project)) or "pagesfn"
+            text = json.dumps(pages.openapi(title=title), indent=2) + "\n"
+            if output is None:
+                click.echo(text, nl=False)
+            else:
+                output.write_text(text, encoding="utf-8")
+        elif routes_json:
             click.echo(json.dumps(pages.routes_json(), indent=2))
         elif as_json:
             click.echo(json.dumps([_describe(pages, route) for route in _all(pages)], indent=2))
