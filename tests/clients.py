@@ -6,18 +6,15 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import anyio.abc
-import anyio.from_thread
 import httpx
 import webtest
 
 from pagesfn import Pages
-from pagesfn.types import Message
+from pagesfn.testing.client import asgi_session
 
 
 @dataclass
@@ -94,34 +91,6 @@ class FaceClient:
         raise NotImplementedError
 
 
-@asynccontextmanager
-async def lifespan(app: Any) -> AsyncIterator[list[Message]]:
-    """Drive ``app``'s lifespan: startup on enter, shutdown on exit; yields what it sent."""
-    inbox: anyio.abc.ObjectSendStream[Message]
-    inbox, outbox = anyio.create_memory_object_stream[Message](2)
-    sent: list[Message] = []
-    event = anyio.Event()
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-        event.set()
-
-    async def run() -> None:
-        await app(
-            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, outbox.receive, send
-        )
-
-    async with inbox, outbox, anyio.create_task_group() as tasks:
-        tasks.start_soon(run)
-        await inbox.send({"type": "lifespan.startup"})
-        while not sent:
-            await event.wait()
-        if sent[0]["type"] != "lifespan.startup.complete":
-            raise RuntimeError(f"lifespan startup failed: {sent[0]}")
-        yield sent
-        await inbox.send({"type": "lifespan.shutdown"})
-
-
 class ASGIClient(FaceClient):
     """Drives ``pages`` (the ASGI app) through httpx, from sync test code."""
 
@@ -129,12 +98,11 @@ class ASGIClient(FaceClient):
 
     def __init__(self, app: Pages, stack: ExitStack) -> None:
         self.app = app
-        self._portal = stack.enter_context(anyio.from_thread.start_blocking_portal())
+        # The app's event loop, its lifespan run around the requests as ASGI servers do.
+        self._portal = stack.enter_context(asgi_session(app))
         transport = httpx.ASGITransport(app, client=("203.0.113.7", 50000))
         self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         stack.callback(self._portal.call, self._client.aclose)
-        # Run the lifespan protocol around the requests, as ASGI servers do.
-        self.lifespan = stack.enter_context(self._portal.wrap_async_context_manager(lifespan(app)))
 
     def _send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result:
         async def send() -> httpx.Response:

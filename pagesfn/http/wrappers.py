@@ -148,8 +148,6 @@ class Request(_SansIORequest):
     #: Whether this is a WebSocket handshake (ASGI's ``websocket`` scope), a GET request
     #: that routes to ``on_websocket`` handlers.
     websocket = False
-    #: The context ``eo`` reads from: the first one made for this request.
-    _eo_source: _EdgeOneSource | None = None
     #: ``(max_form_parts, max_form_memory_size)`` for the form parser: the app's limits.
     form_limits: tuple[int | None, int | None] = (DEFAULT_FORM_PARTS, DEFAULT_FORM_MEMORY_SIZE)
 
@@ -274,6 +272,8 @@ class Request(_SansIORequest):
         self.raw_path = raw_path
         self.percent_encoded = percent_encoded
         self.form_limits = form_limits
+        # The context ``eo`` reads from: the first one made for this request.
+        self._eo_source: _EdgeOneSource | None = None
 
     # What is made lazily has its attribute set (to None) by the constructors: an
     # attribute added to an instance later costs more than the value takes to compute

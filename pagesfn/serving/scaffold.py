@@ -13,9 +13,8 @@ from pathlib import Path
 from string import Template
 
 from ..errors import PagesError
-from ..routing.cloudbase import CONFIG_FILE as FUNCTIONS_CONFIG_FILE
 from ..routing.cloudbase import EXTENDED_CONTEXT_HEADER
-from .config import FUNCTIONS_CONFIG_LOG_DIR
+from .config import FUNCTIONS_CONFIG_LOG_DIR, load_config
 
 
 class ScaffoldError(PagesError):
@@ -358,12 +357,6 @@ exec "$${PAGESFN_PYTHON:-python3}" -m pagesfn serve . --host 0.0.0.0$flags
 """
 
 
-def _routed_by_config_file(root: Path) -> bool:
-    """Whether ``pagesfn serve`` routes the project at ``root`` by its
-    ``cloudbase-functions.json`` (there is one, and no functions folder wins over it)."""
-    return (root / FUNCTIONS_CONFIG_FILE).is_file() and not (root / "functions").is_dir()
-
-
 def write_scf_bootstrap(
     directory: str | os.PathLike[str],
     *,
@@ -374,8 +367,9 @@ def write_scf_bootstrap(
 ) -> Path:
     """Write ``scf_bootstrap`` into the project at ``directory``: an executable script
     serving the project on ``port`` with ``pagesfn serve``. A project routed by a
-    ``cloudbase-functions.json`` (``functions_config``, or the project's own when it has no
-    functions folder) is started with the flags of CloudBase's functions framework. Raises
+    ``cloudbase-functions.json`` (``functions_config``, or the project's own when
+    ``pagesfn serve`` would route by it) is started with the flags of CloudBase's functions
+    framework. Raises
     ``ScaffoldError`` if the folder is missing, or the file exists and ``force`` is not
     given."""
     root = Path(directory)
@@ -387,8 +381,12 @@ def write_scf_bootstrap(
     if os.path.lexists(path) and not force:
         raise ScaffoldError(f"refusing to overwrite {path} (--force replaces it)", (path,))
     config = f" --config {shlex.quote(config_file)}" if config_file else ""
-    if functions_config is None and _routed_by_config_file(root):
-        functions_config = FUNCTIONS_CONFIG_FILE
+    config_path = root / config_file if config_file else None
+    if functions_config is None and (config_path is None or config_path.is_file()):
+        # Routed by its cloudbase-functions.json when `pagesfn serve` would route it so.
+        found = load_config(root, config_file=config_path).functions_config
+        if found is not None:
+            functions_config = os.path.relpath(found, root)
     if functions_config:
         # The start-up flags of CloudBase's functions framework, as its documents write
         # them: pagesfn takes them under the same names.

@@ -267,6 +267,10 @@ class ASGIClient(PagesClient):
     def cookie_jar(self) -> CookieJar:
         return self._jar
 
+    def close(self) -> None:
+        """Close :attr:`httpx` (the app's lifespan is the session's to end)."""
+        self.portal.call(self.httpx.aclose)
+
     def run(self, call: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
         """Run ``call(client.httpx)`` on the app's event loop; returns what it returns."""
 
@@ -305,7 +309,7 @@ class WSGIClient(PagesClient):
 
     def __init__(self, app: Pages) -> None:
         super().__init__(app)
-        module = _import_webtest()
+        module = self._module = _import_webtest()
         host = httpx.URL(BASE_URL).host
         #: The ``webtest.TestApp`` on the app's WSGI face, sharing the cookies kept.
         self.webtest: webtest.TestApp = module.TestApp(
@@ -318,14 +322,13 @@ class WSGIClient(PagesClient):
         return jar
 
     def _send(self, request: httpx.Request, cookies: Mapping[str, str]) -> Response:
-        module = _import_webtest()
         # The kept cookies are set here, so that WebTest's own jar (the same one) adds none.
         self._cookie_header(request, cookies)
         target = request.url.raw_path.decode("ascii")
         skipped = {"host", "content-length"}
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in skipped]
         body = request.read()
-        blank = module.TestRequest.blank(
+        blank = self._module.TestRequest.blank(
             target,
             base_url=f"{request.url.scheme}://{request.url.netloc.decode('ascii')}",
             method=request.method,
@@ -396,7 +399,7 @@ def open_client(app: Pages, face: str) -> Iterator[PagesClient]:
         try:
             yield client
         finally:
-            portal.call(client.httpx.aclose)
+            client.close()
 
 
 @contextmanager

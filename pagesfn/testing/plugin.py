@@ -115,7 +115,7 @@ def pages_client(
     portal = request.getfixturevalue("pages_asgi_session")
     client = ASGIClient(pages, portal)
     yield client
-    portal.call(client.httpx.aclose)
+    client.close()
 
 
 @pytest.fixture

@@ -228,9 +228,9 @@ class WebSocketSession:
             try:
                 task.result(self.timeout)
             finally:
-                for stream in (self._to_app_send, self._to_app, self._from_app_send):
+                streams = (self._to_app_send, self._to_app, self._from_app_send, self._from_app)
+                for stream in streams:
                     self.portal.call(stream.aclose)
-                self.portal.call(self._from_app.aclose)
 
 
 async def _stream() -> tuple[Any, Any]:

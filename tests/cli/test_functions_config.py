@@ -624,10 +624,14 @@ def test_bootstrap_scf_finds_the_projects_functions_config(cli, project: Project
     root = project(files())
     assert cli("bootstrap", "scf", root).exit_code == 0
     assert f"--functionsConfigFile={CONFIG}" in (root / "scf_bootstrap").read_text()
-    # A functions folder wins over the file, as in `pagesfn serve`.
+    # A functions folder wins over the file, as in `pagesfn serve`: the one pagesfn.toml
+    # names too.
     tree = project(ROUTE_FILES)
     assert cli("bootstrap", "scf", tree).exit_code == 0
     assert (tree / "scf_bootstrap").read_text().rstrip().endswith("--host 0.0.0.0 --port 9000")
+    named = project(files(extra={"pagesfn.toml": 'functions = "src"\n', "src/hello.py": HELLO}))
+    assert cli("bootstrap", "scf", named).exit_code == 0
+    assert "--functionsConfigFile" not in (named / "scf_bootstrap").read_text()
 
 
 def test_the_scf_bootstrap_of_a_config_routed_project_answers(
